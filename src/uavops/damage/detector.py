@@ -1,0 +1,113 @@
+"""Change detection on the working grid: co-register, compute cues tile by tile, run the model.
+
+Tiles (default 512 working px plus a 48 px margin of context) bound the memory: only one tile's
+cue stack (21 float32 planes) exists at a time; the full-grid outputs are one uint8 class plane and
+uint8 probability planes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..progress import progress_bar
+from .coreg import Registration, coregister
+from .cues import MARGIN_PX, ColourMatch, colour_match, compute_cues
+from .inputs import ImagePair
+from .model import CLASS_NAMES, ChangeModel, load_model
+
+__all__ = ["ChangeMap", "detect_changes", "iter_tiles"]
+
+
+@dataclass
+class ChangeMap:
+    """Result on the working grid. ``probs`` are uint8 (0..255) per class of :data:`CLASS_NAMES`."""
+
+    classes: np.ndarray                 # (H, W) uint8 class index
+    probs: np.ndarray                   # (K, H, W) uint8
+    valid: np.ndarray                   # (H, W) bool, post image has data
+    compared: np.ndarray                # (H, W) bool, a pre image was available here
+    registration: Registration | None
+    colour: ColourMatch | None
+    model_version: str
+    single_image_indices: np.ndarray | None = None   # (4, H, W) uint8: water, mud, burn, rubble (post)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> np.ndarray:
+        """Probability of any damage (grades 1-3) or event extent, uint8."""
+        return (255 - self.probs[0]).astype(np.uint8)
+
+
+def iter_tiles(h: int, w: int, tile: int) -> list[tuple[int, int, int, int]]:
+    return [(y, x, min(tile, h - y), min(tile, w - x)) for y in range(0, h, tile) for x in range(0, w, tile)]
+
+
+def _pad_to(a: np.ndarray, mult: int) -> tuple[np.ndarray, int, int]:
+    h, w = a.shape[-2:]
+    ph, pw = (-h) % mult, (-w) % mult
+    if ph or pw:
+        pad = [(0, 0)] * (a.ndim - 2) + [(0, ph), (0, pw)]
+        a = np.pad(a, pad, mode="reflect" if min(h, w) > max(ph, pw) else "edge")
+    return a, h, w
+
+
+def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px: int = 512,
+                   progress: bool | None = None) -> ChangeMap:
+    """Run the detector on an :class:`ImagePair` (pre optional).
+
+    Raises
+    ------
+    DetectionError
+        The model is missing or unusable.
+    """
+    model = model or load_model()
+    post, valid = pair.post, pair.post_valid
+    h, w = post.shape[:2]
+    reg: Registration | None = None
+    pre = pair.pre
+    compared = np.zeros((h, w), bool)
+    match: ColourMatch | None = None
+    if pre is not None and pair.pre_valid is not None:
+        with progress_bar(progress) as bar:
+            task = bar.add_task("Co-registering pre to post", total=1)
+            pre, pre_valid, reg = coregister(post, pre, valid, pair.pre_valid, georeferenced=pair.grid.georeferenced)
+            bar.advance(task)
+        compared = pre_valid & valid
+        match = colour_match(post, pre, compared)
+    k = len(CLASS_NAMES)
+    probs = np.zeros((k, h, w), np.uint8)
+    indices = np.zeros((4, h, w), np.uint8)
+    m = MARGIN_PX
+    tiles = iter_tiles(h, w, tile_px)
+    with progress_bar(progress) as bar:
+        task = bar.add_task("Detecting change", total=len(tiles))
+        for y, x, th, tw in tiles:
+            y0, x0 = max(0, y - m), max(0, x - m)
+            y1, x1 = min(h, y + th + m), min(w, x + tw + m)
+            sub_post = post[y0:y1, x0:x1]
+            sub_cmp = compared[y0:y1, x0:x1]
+            sub_pre = pre[y0:y1, x0:x1] if pre is not None and sub_cmp.any() else None
+            cues = compute_cues(sub_post, sub_pre, match)
+            if sub_pre is not None and not sub_cmp.all():
+                # Where the pre image has no data, behave exactly like the single-image model.
+                single = compute_cues(sub_post, None)
+                cues[:, ~sub_cmp] = single[:, ~sub_cmp]
+            padded, ph, pw = _pad_to(cues, 4)
+            p = model.predict(padded)[:, :ph, :pw]
+            cy, cx = y - y0, x - x0
+            probs[:, y:y + th, x:x + tw] = np.clip(p[:, cy:cy + th, cx:cx + tw] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            indices[:, y:y + th, x:x + tw] = np.clip(cues[13:17, cy:cy + th, cx:cx + tw] * 255.0 + 0.5, 0, 255)
+            bar.advance(task)
+    bias = np.asarray(model.card.get("class_log_bias", [0.0] * k), np.float32)
+    logp = np.log(probs.astype(np.float32) + 1.0) + bias[:, None, None]
+    classes = np.argmax(logp, axis=0).astype(np.uint8)
+    classes[~valid] = 0
+    probs[:, ~valid] = 0
+    probs[0, ~valid] = 255
+    notes = list(pair.notes)
+    if pre is None:
+        notes.append("no pre image: damage is judged from the post image alone (single-image cues)")
+    return ChangeMap(classes=classes, probs=probs, valid=valid, compared=compared, registration=reg,
+                     colour=match, model_version=model.version, single_image_indices=indices, notes=notes)
