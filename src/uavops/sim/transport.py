@@ -1,0 +1,237 @@
+"""Socket transports like SITL's: TCP servers (any number of clients) and UDP out.
+
+Each connected ground station is a :class:`Link` with its own MAVLink 2 sequence numbers,
+parser, stream rates and parameter-download queue. :class:`LinkFaults` degrades every link the
+way a bad radio would (message loss, latency, duplication) with its own seeded RNG, so the
+vehicle's physics stay repeatable whatever the link does.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pymavlink.dialects.v20 import ardupilotmega as M
+
+if TYPE_CHECKING:
+    from .mavlink_gcs import GcsHub
+
+__all__ = ["Link", "LinkFaults", "TcpServer", "UdpOut"]
+
+_MAX_OUTBUF = 2_000_000
+
+
+@dataclass
+class FaultSettings:
+    packet_loss: float = 0.0
+    latency_s: float = 0.0
+    duplicate: float = 0.0
+
+
+class LinkFaults:
+    """Link degradation applied to every MAVLink message in both directions.
+
+    ``latency_s`` is wall-clock delay (a radio's latency does not speed up with the simulation).
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed * 7919 + 17)
+        self._lock = threading.Lock()
+        self.settings = FaultSettings()
+
+    def set(self, *, packet_loss: float | None = None, latency_s: float | None = None,
+            duplicate: float | None = None) -> None:
+        with self._lock:
+            if packet_loss is not None:
+                self.settings.packet_loss = min(1.0, max(0.0, packet_loss))
+            if latency_s is not None:
+                self.settings.latency_s = max(0.0, latency_s)
+            if duplicate is not None:
+                self.settings.duplicate = min(1.0, max(0.0, duplicate))
+
+    def copies(self) -> int:
+        """How many copies of one message get through (0 = lost)."""
+        s = self.settings
+        if s.packet_loss <= 0 and s.duplicate <= 0:
+            return 1
+        with self._lock:
+            if self._rng.random() < s.packet_loss:
+                return 0
+            return 2 if self._rng.random() < s.duplicate else 1
+
+
+class Link:
+    """One ground station connection."""
+
+    def __init__(self, name: str, faults: LinkFaults) -> None:
+        self.name = name
+        self.faults = faults
+        self.mav = M.MAVLink(None, srcSystem=1, srcComponent=1)
+        self.parser = M.MAVLink(None)
+        self.parser.robust_parsing = True
+        self.intervals: dict[str, float] = {}
+        self.last_sent: dict[str, float] = {}
+        self.param_queue: list[str] = []
+        self.closed = False
+        self._out_delayed: deque[tuple[float, bytes]] = deque()
+        self._in_delayed: deque[tuple[float, Any]] = deque()
+        self.sent_count = 0
+        self.received_count = 0
+
+    # subclasses implement _write(bytes)
+    def _write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def send(self, msg: Any) -> None:
+        if self.closed or msg is None:
+            return
+        n = self.faults.copies()
+        if n == 0:
+            self.mav.seq = (self.mav.seq + 1) % 256  # the lost message still used a sequence number
+            return
+        data = msg.pack(self.mav)
+        self.mav.seq = (self.mav.seq + 1) % 256
+        latency = self.faults.settings.latency_s
+        for _ in range(n):
+            self.sent_count += 1
+            if latency > 0:
+                self._out_delayed.append((time.monotonic() + latency, data))
+            else:
+                self._write(data)
+
+    def send_param_batch(self, hub: "GcsHub", batch: int = 25) -> None:
+        if not self.param_queue:
+            return
+        chunk, self.param_queue = self.param_queue[:batch], self.param_queue[batch:]
+        for name in chunk:
+            self.send(hub.param_value(name))
+
+    def receive_bytes(self, data: bytes) -> list[Any]:
+        """Parse bytes; returns messages due now (others wait for their latency)."""
+        try:
+            msgs = self.parser.parse_buffer(data) or []
+        except Exception:  # noqa: BLE001 - a garbled byte stream must not kill the simulator
+            return []
+        out: list[Any] = []
+        latency = self.faults.settings.latency_s
+        for msg in msgs:
+            n = self.faults.copies()
+            for _ in range(n):
+                self.received_count += 1
+                if latency > 0:
+                    self._in_delayed.append((time.monotonic() + latency, msg))
+                else:
+                    out.append(msg)
+        return out
+
+    def due(self) -> list[Any]:
+        """Flush delayed output and return delayed input whose time has come."""
+        now = time.monotonic()
+        while self._out_delayed and self._out_delayed[0][0] <= now:
+            self._write(self._out_delayed.popleft()[1])
+        ready: list[Any] = []
+        while self._in_delayed and self._in_delayed[0][0] <= now:
+            ready.append(self._in_delayed.popleft()[1])
+        return ready
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class TcpLink(Link):
+    def __init__(self, sock: socket.socket, addr: Any, faults: LinkFaults) -> None:
+        super().__init__(f"tcp:{addr[0]}:{addr[1]}", faults)
+        self.sock = sock
+        self.sock.setblocking(False)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.outbuf = bytearray()
+
+    def _write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if len(self.outbuf) > _MAX_OUTBUF:
+            return  # the client stopped reading: drop like a full serial buffer
+        self.outbuf += data
+        self.flush()
+
+    def flush(self) -> None:
+        while self.outbuf and not self.closed:
+            try:
+                sent = self.sock.send(self.outbuf)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.close()
+                return
+            del self.outbuf[:sent]
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+
+class TcpServer:
+    """Listens on one TCP port; every accepted client becomes a :class:`TcpLink`."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(8)
+        self.sock.setblocking(False)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+
+    def accept(self, faults: LinkFaults) -> TcpLink | None:
+        try:
+            conn, addr = self.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return None
+        return TcpLink(conn, addr, faults)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class UdpOut(Link):
+    """Sends to a fixed address (SITL's ``--out``/MAVProxy's udpout) and answers whoever replies."""
+
+    def __init__(self, host: str, port: int, faults: LinkFaults) -> None:
+        super().__init__(f"udp:{host}:{port}", faults)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1" if host in ("127.0.0.1", "localhost") else "0.0.0.0", 0))
+        self.sock.setblocking(False)
+        self.target = (host, port)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.sock.sendto(data, self.target)
+        except OSError:
+            pass  # nobody listening yet: UDP just drops it
+
+    def read(self) -> list[Any]:
+        msgs: list[Any] = []
+        while True:
+            try:
+                data, _addr = self.sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return msgs
+            except OSError:
+                return msgs
+            msgs.extend(self.receive_bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+        self.sock.close()
