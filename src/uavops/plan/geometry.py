@@ -51,6 +51,9 @@ class Segment:
         return (self.bx - self.ax) / length, (self.by - self.ay) / length
 
 
+END_MARGIN_M = 0.5  # distance between a leg's last planned photo and its end waypoint
+
+
 def line_angle_to_rotation(angle_deg: float) -> float:
     """Degrees to rotate the world (CCW) so lines of compass heading ``angle_deg`` run along +x."""
     return angle_deg - 90.0
@@ -85,98 +88,94 @@ def _strip_intervals(region, ys: np.ndarray, spacing_m: float, minx: float, maxx
     return out
 
 
-def _subtract(intervals: list[tuple[float, float]], cuts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def _line_intervals(lines: np.ndarray, geom) -> list[list[tuple[float, float]]]:  # type: ignore[no-untyped-def]
+    """x-intervals of each horizontal line ∩ geom."""
     out = []
-    for a, b in intervals:
-        pieces = [(a, b)]
-        for c0, c1 in cuts:
-            nxt = []
-            for p0, p1 in pieces:
-                if c1 <= p0 or c0 >= p1:
-                    nxt.append((p0, p1))
-                    continue
-                if c0 > p0:
-                    nxt.append((p0, c0))
-                if c1 < p1:
-                    nxt.append((c1, p1))
-            pieces = nxt
-        out.extend(pieces)
+    for inter in shapely.intersection(lines, geom):
+        iv = []
+        for g in getattr(inter, "geoms", [inter]):
+            if g is None or g.is_empty or g.geom_type not in ("LineString", "LinearRing"):
+                continue
+            x0, _, x1, _ = g.bounds
+            if x1 - x0 > 1e-6:
+                iv.append((x0, x1))
+        iv.sort()
+        merged: list[tuple[float, float]] = []
+        for lo, hi in iv:
+            if merged and lo <= merged[-1][1] + 1e-6:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        out.append(merged)
     return out
-
-
-def _line_cuts(blocked, y: float, minx: float, maxx: float) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
-    if blocked is None:
-        return []
-    inter = LineString([(minx - 1e6, y), (maxx + 1e6, y)]).intersection(blocked)
-    cuts = []
-    for g in getattr(inter, "geoms", [inter]):
-        if g.is_empty:
-            continue
-        x0, _, x1, _ = g.bounds
-        cuts.append((x0, x1))
-    return cuts
 
 
 def sweep_segments(area_m: Polygon | MultiPolygon, angle_deg: float, spacing_m: float, *,
                    exclusions_m: list[Polygon] = (), exclusion_margin_m: float = 5.0,
-                   trigger_distance_m: float | None = None, pass_no: int = 0) -> list[Segment]:
+                   trigger_distance_m: float | None = None, reach_m: float = 0.0, pass_no: int = 0) -> list[Segment]:
     """Survey segments (unordered, each flown west-to-east in the rotated frame), in metres.
 
-    ``trigger_distance_m`` lengthens each segment to a whole number of photo intervals (centred,
-    never into a no-fly zone) so the last photo falls on the segment's end.
+    A segment is the part of line ``k`` where its strip (±spacing/2) holds area to photograph,
+    limited to where the line itself is inside the area grown by ``reach_m`` (the turnaround
+    distance) and outside the buffered no-fly zones. ``trigger_distance_m`` lengthens each
+    segment, within those limits, to a whole number of photo intervals so the last photo falls
+    on its end.
     """
     if spacing_m <= 0:
         raise ValueError("spacing must be positive")
     rot = line_angle_to_rotation(angle_deg)
     region = area_m
-    blocked = None
+    limit = area_m.buffer(reach_m, join_style="mitre") if reach_m > 0 else area_m
     if exclusions_m:
         ex = unary_union(list(exclusions_m))
         region = area_m.difference(ex)
         blocked = ex.buffer(exclusion_margin_m, join_style="mitre") if exclusion_margin_m > 0 else ex
-        blocked = _rotate(blocked, rot)
+        limit = limit.difference(blocked)
     region_r = _rotate(region, rot)
-    if region_r.is_empty:
+    limit_r = _rotate(limit, rot)
+    if region_r.is_empty or limit_r.is_empty:
         return []
     minx, miny, maxx, maxy = region_r.bounds
+    lminx, _, lmaxx, _ = limit_r.bounds
     height = maxy - miny
     n_lines = max(1, math.ceil(height / spacing_m - 1e-9))
-    # anchor the first line half a spacing inside the edge; centre the set if the last overshoots
     if n_lines == 1:
         ys = np.array([miny + height / 2.0])
     else:
         # first and last lines half a spacing inside the edges, the rest evenly between (<= spacing)
         ys = np.linspace(miny + spacing_m / 2.0, maxy - spacing_m / 2.0, n_lines)
     per_line = _strip_intervals(region_r, ys, spacing_m, minx, maxx)
+    lines = shapely.linestrings([[[lminx - 10.0, y], [lmaxx + 10.0, y]] for y in ys])
+    allowed_per_line = _line_intervals(lines, limit_r)
     inv = -rot
     cos_r, sin_r = math.cos(math.radians(inv)), math.sin(math.radians(inv))
     segs: list[Segment] = []
-    for k, (y, intervals) in enumerate(zip(ys, per_line)):
-        cuts = _line_cuts(blocked, float(y), minx, maxx)
-        if cuts:
-            intervals = _subtract(intervals, cuts)
-        for a, b in intervals:
-            if trigger_distance_m:
-                length = b - a
-                target = max(1, math.ceil(length / trigger_distance_m - 1e-9)) * trigger_distance_m
-                extra = target - length
-                if extra > 1e-6:
-                    if _free(a - extra / 2.0, a, cuts) and _free(b, b + extra / 2.0, cuts):
-                        a, b = a - extra / 2.0, b + extra / 2.0
-                    elif _free(b, b + extra, cuts):
-                        b += extra
-                    elif _free(a - extra, a, cuts):
-                        a -= extra
-            if b - a < 1e-3:
-                b = a + 1e-3
-            ax, ay = a * cos_r - y * sin_r, a * sin_r + y * cos_r
-            bx, by = b * cos_r - y * sin_r, b * sin_r + y * cos_r
-            segs.append(Segment(float(ax), float(ay), float(bx), float(by), k, pass_no))
+    for k, (y, cand, allowed) in enumerate(zip(ys, per_line, allowed_per_line)):
+        for lo, hi in allowed:
+            for c0, c1 in cand:
+                a, b = max(lo, c0), min(hi, c1)
+                if b - a <= 1e-6:
+                    continue
+                if trigger_distance_m:
+                    length = b - a
+                    # last photo half a metre before the leg's end, so the distance trigger surely fires it
+                    target = (max(0, math.ceil((length - END_MARGIN_M) / trigger_distance_m - 1e-9))
+                              * trigger_distance_m + END_MARGIN_M)
+                    extra = target - length
+                    if extra > 1e-6:
+                        if a - extra / 2.0 >= lo and b + extra / 2.0 <= hi:
+                            a, b = a - extra / 2.0, b + extra / 2.0
+                        elif a - extra >= lo and b + 0 <= hi and (b + extra > hi):
+                            a -= extra
+                        elif b + extra <= hi:
+                            b += extra
+                        else:  # as much as fits
+                            room_a, room_b = a - lo, hi - b
+                            a, b = a - min(room_a, extra / 2.0), b + min(room_b, extra / 2.0)
+                ax, ay = a * cos_r - y * sin_r, a * sin_r + y * cos_r
+                bx, by = b * cos_r - y * sin_r, b * sin_r + y * cos_r
+                segs.append(Segment(float(ax), float(ay), float(bx), float(by), k, pass_no))
     return segs
-
-
-def _free(lo: float, hi: float, cuts: list[tuple[float, float]]) -> bool:
-    return not cuts or _subtract([(lo, hi)], cuts) == [(lo, hi)]
 
 
 def count_segments(area_m: Polygon | MultiPolygon, angle_deg: float, spacing_m: float,

@@ -38,7 +38,7 @@ from ..mission import (MAV_CMD, MAV_FRAME, MAV_MISSION_TYPE, HomePosition, Missi
                        SurveyLeg)
 from .area import SurveyArea
 from .camera import Camera
-from .geometry import Segment, auto_angle, corner_xy, detour, order_segments, sweep_segments
+from .geometry import END_MARGIN_M, Segment, auto_angle, corner_xy, detour, order_segments, sweep_segments
 from .model import SurveyParams, SurveyPlan
 from .terrain import Dem, profile_breaks
 from .timing import Kinematics, PathPoint, mission_time_s
@@ -47,7 +47,6 @@ __all__ = ["plan_survey", "solve_altitude", "cap_speed"]
 
 log = logging.getLogger(__name__)
 
-_END_EPS_M = 0.5  # leg-end waypoint this far past the last photo so the distance trigger fires
 
 
 # ----------------------------------------------------------------------------------------------
@@ -148,6 +147,7 @@ class _Context:
     kin: Kinematics
     blocked: Any  # buffered no-fly union (metres) or None
     clearance: Any
+    obstacle: Any  # no-fly zones grown by half the margin: what transits must not touch
     home_xy: tuple[float, float]
     home_ground_m: float
     dem: Dem | None
@@ -156,8 +156,10 @@ class _Context:
 
 
 def _photos_along(seg: Segment, step_m: float) -> list[tuple[float, float]]:
+    # ArduPilot shoots at the leg start (param3=1) and every step_m; a photo closer than
+    # END_MARGIN_M to the leg's end waypoint may or may not fire, so it is not planned
     length = seg.length_m
-    n = int(math.floor(length / step_m + 1e-6)) + 1
+    n = int(math.floor(max(0.0, length - END_MARGIN_M) / step_m + 1e-6)) + 1
     ux, uy = seg.unit
     return [(seg.ax + ux * step_m * k, seg.ay + uy * step_m * k) for k in range(n)]
 
@@ -193,7 +195,10 @@ def _piece_nodes(ctx: _Context, leg: _Leg, k0: int, k1: int) -> list[_Node]:
         end_x, end_y = ex, ey
     else:
         nodes.append(_Node(sx, sy, "leg_start", leg.index, leg.photo_ids[k0:k1 + 1]))
-        end_x, end_y = ex + ux * _END_EPS_M, ey + uy * _END_EPS_M
+        if k1 == len(leg.photos) - 1:
+            end_x, end_y = leg.seg.bx, leg.seg.by
+        else:  # a sortie ends inside the leg: stop just past its last photo
+            end_x, end_y = ex + ux * END_MARGIN_M, ey + uy * END_MARGIN_M
         nodes.append(_Node(end_x, end_y, "leg_end", leg.index))
     if p.turnaround_m > 0:
         tx, ty = _clip_extension(end_x, end_y, ux, uy, p.turnaround_m, ctx.blocked)
@@ -219,11 +224,11 @@ def _route(ctx: _Context, pieces: list[tuple[int, int, int]]) -> list[_Node]:
     px, py = ctx.home_xy
     for leg_i, k0, k1 in pieces:
         pn = _piece_nodes(ctx, ctx.legs[leg_i], k0, k1)
-        for vx, vy in detour(px, py, pn[0].x, pn[0].y, ctx.blocked, ctx.clearance):
+        for vx, vy in detour(px, py, pn[0].x, pn[0].y, ctx.obstacle, ctx.clearance):
             nodes.append(_Node(vx, vy, "via"))
         nodes.extend(pn)
         px, py = pn[-1].x, pn[-1].y
-    for vx, vy in detour(px, py, ctx.home_xy[0], ctx.home_xy[1], ctx.blocked, ctx.clearance):
+    for vx, vy in detour(px, py, ctx.home_xy[0], ctx.home_xy[1], ctx.obstacle, ctx.clearance):
         nodes.append(_Node(vx, vy, "via"))
     return nodes
 
@@ -568,13 +573,15 @@ def plan_survey(area: SurveyArea, camera: Camera, params: SurveyParams, *, dem_p
     margin = params.exclusion_margin_m
     blocked = unary_union(excl_m).buffer(margin, join_style="mitre") if excl_m else None
     clearance = blocked.buffer(max(1.0, margin * 0.2), join_style="mitre") if blocked is not None else None
+    # legs end on the margin's edge; transits are checked against half the margin so they may leave from there
+    obstacle = unary_union(excl_m).buffer(margin * 0.5, join_style="mitre") if excl_m else None
 
     angle = params.angle_deg % 180.0 if params.angle_deg is not None else auto_angle(area_m, spacing_m, excl_m)
     segs = sweep_segments(area_m, angle, spacing_m, exclusions_m=excl_m, exclusion_margin_m=margin,
-                          trigger_distance_m=trigger_m)
+                          trigger_distance_m=trigger_m, reach_m=params.turnaround_m)
     if params.crosshatch:
         segs += sweep_segments(area_m, angle + 90.0, spacing_m, exclusions_m=excl_m, exclusion_margin_m=margin,
-                               trigger_distance_m=trigger_m, pass_no=1)
+                               trigger_distance_m=trigger_m, reach_m=params.turnaround_m, pass_no=1)
     if not segs:
         raise PlanError("No survey line fits in the area outside the no-fly zones; check the area and --exclude files.")
 
@@ -623,7 +630,7 @@ def plan_survey(area: SurveyArea, camera: Camera, params: SurveyParams, *, dem_p
 
     kin = Kinematics(speed_mps=speed, accel_mps2=params.accel_mps2, climb_rate_mps=params.climb_rate_mps,
                      descent_rate_mps=params.descent_rate_mps, yaw_rate_dps=params.yaw_rate_dps)
-    ctx = _Context(camera, params, proj, alt_m, trigger_m, speed, kin, blocked, clearance, home_xy, home_ground,
+    ctx = _Context(camera, params, proj, alt_m, trigger_m, speed, kin, blocked, clearance, obstacle, home_xy, home_ground,
                    dem, legs, flat)
 
     budget = params.battery_min * 60.0 * (1.0 - params.reserve_frac) if params.battery_min else None
