@@ -322,8 +322,8 @@ def validate_geotiff(path: Path, what: str) -> RasterInfo:
                 epsg = ds.crs.to_epsg()
                 gsd_m = abs(ds.transform.a) if ds.crs.is_projected else None
                 b = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds, densify_pts=21)
-                # read one block to prove the pixels decode
-                ds.read(1, window=((0, min(ds.height, 16)), (0, min(ds.width, 16))))
+                # read the last block of each band to prove the file is complete and decodes
+                ds.read(window=((max(0, ds.height - 16), ds.height), (max(0, ds.width - 16), ds.width)))
                 return RasterInfo(ds.width, ds.height, ds.count, epsg, gsd_m, tuple(b), tiled, overviews)  # type: ignore[arg-type]
     except HubValidationError:
         raise
