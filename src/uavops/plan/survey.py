@@ -345,10 +345,11 @@ def _split_vehicles(ctx: _Context, n: int, budget_s: float | None) -> list[tuple
     def assign(limit: float) -> list[tuple[int, int]] | None:
         ranges = []
         start = 0
-        for _ in range(n - 1):
-            if start > total - 1:
+        for v in range(n - 1):
+            last_allowed = total - 1 - (n - 1 - v)  # leave at least one photo for each later vehicle
+            if start > last_allowed:
                 return None
-            e = _largest_fitting(lambda x: _vehicle_time(ctx, start, x, budget_s), start, total - 1, limit)
+            e = _largest_fitting(lambda x: _vehicle_time(ctx, start, x, budget_s), start, last_allowed, limit)
             if e < start:
                 return None
             ranges.append((start, e))

@@ -81,7 +81,10 @@ class Dem:
         x_m = np.atleast_1d(np.asarray(x_m, dtype="float64"))
         y_m = np.atleast_1d(np.asarray(y_m, dtype="float64"))
         dx, dy = self._to_dem.transform(x_m, y_m)
-        col, row = self._inv * (np.asarray(dx), np.asarray(dy))
+        inv = self._inv
+        dx, dy = np.asarray(dx), np.asarray(dy)
+        col = inv.a * dx + inv.b * dy + inv.c
+        row = inv.d * dx + inv.e * dy + inv.f
         col = np.asarray(col) - 0.5
         row = np.asarray(row) - 0.5
         h, w = self.data.shape
