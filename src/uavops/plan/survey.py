@@ -388,7 +388,7 @@ def _build_mission(ctx: _Context, pieces: list[tuple[int, int, int]], *, sortie:
     terrain = ctx.dem is not None
     frame = MAV_FRAME.GLOBAL if terrain else MAV_FRAME.GLOBAL_RELATIVE_ALT
     hlon, hlat = ctx.proj.to_lonlat(*ctx.home_xy)
-    home = HomePosition(lat_deg=float(hlat), lon_deg=float(hlon),
+    home = HomePosition(lat_deg=round(float(hlat), 8), lon_deg=round(float(hlon), 8),
                         alt_amsl_m=round(ctx.home_ground_m, 2) if terrain else 0.0)
     xs = np.array([n.x for n in nodes]) if nodes else np.zeros(0)
     ys = np.array([n.y for n in nodes]) if nodes else np.zeros(0)
