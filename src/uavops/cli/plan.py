@@ -143,6 +143,8 @@ def cli(area: Path | None, bbox: str | None, camera_name: str, sensor_width: flo
                           fence_margin_m=fence_margin, camera_landscape=not portrait)
     plan = plan_survey(survey_area, camera, params, dem_path=str(dem_path) if dem_path else None)
     summary = write_outputs(plan, out_dir, png=not no_png)
+    for warning in summary.get("warnings", []):
+        click.echo(f"Warning: {warning}", err=True)
     if as_json:
         emit_json(summary)
         return
@@ -153,9 +155,6 @@ def _print_summary(s: dict, out_dir: Path) -> None:  # type: ignore[type-arg]
     from rich.console import Console
     from rich.table import Table
 
-    err = Console(stderr=True)
-    for w in s.get("warnings", []):
-        err.print(f"[yellow]Warning:[/] {w}")
     table = Table(title=f"Survey plan → {out_dir}", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
+from shapely.geometry import MultiPoint, MultiPolygon, Polygon, box, mapping
 from shapely.ops import unary_union
 from shapely.validation import explain_validity, make_valid
 
@@ -48,6 +48,16 @@ def _signed_area(coords: list[tuple[float, float]]) -> float:
     for (x1, y1), (x2, y2) in zip(coords, coords[1:] + coords[:1]):
         s += x1 * y2 - x2 * y1
     return s / 2.0
+
+
+def _degenerate(ring: list[tuple[float, float]]) -> bool:
+    """Fewer than three distinct corners, or all corners on one line (no area even when untangled)."""
+    if len(set(ring)) < 3:
+        return True
+    xs = [p[0] for p in ring]
+    ys = [p[1] for p in ring]
+    extent = max(max(xs) - min(xs), max(ys) - min(ys))
+    return MultiPoint(ring).convex_hull.area <= 1e-9 * extent * extent
 
 
 def _rings_from_geojson(geom: dict[str, Any], where: str) -> list[list[list[tuple[float, float]]]]:
@@ -148,13 +158,13 @@ def _check_polygon(rings: list[list[tuple[float, float]]], where: str, repair: b
             raise PlanError(f"{where} has coordinates outside the valid range (lon ±180°, lat ±90°); "
                             "is it in a projected CRS? Export it as WGS84 lon/lat.")
     outer = rings[0]
-    if len(set(outer)) < 3 or abs(_signed_area(outer)) < 1e-14:
+    if _degenerate(outer):
         raise PlanError(f"{where} has zero area (fewer than three distinct corners or all on one line); "
                         "draw the area again.")
     outer_sign = math.copysign(1.0, _signed_area(outer))
     holes = []
     for i, ring in enumerate(rings[1:], start=1):
-        if len(set(ring)) < 3 or abs(_signed_area(ring)) < 1e-14:
+        if _degenerate(ring):
             warnings.append(f"{where}: hole {i} has zero area and was ignored.")
             continue
         if math.copysign(1.0, _signed_area(ring)) == outer_sign:
