@@ -114,6 +114,7 @@ class MissionClient:
             conn.send(count_msg)
             last_sent: Any = None
             highest_requested = -1
+            highest_sent = -1
             retries = 0
             last_progress = time.monotonic()
             while True:
@@ -123,7 +124,7 @@ class MissionClient:
                     retries += 1
                     stalled_s = time.monotonic() - last_progress
                     if retries > pol.max_retries and stalled_s > pol.ack_timeout_s * pol.max_retries:
-                        if count and highest_requested >= count - 1:
+                        if count and highest_sent >= count - 1:
                             log.info("%s upload: final acknowledgement lost; verifying by download", what)
                             return False
                         raise MissionTransferError(
@@ -145,8 +146,9 @@ class MissionClient:
                         if 0 < nxt < count and nxt <= highest_requested + 2:
                             last_sent = self._item_msg(items, nxt, mission_type)
                             conn.send(last_sent)
+                            highest_sent = max(highest_sent, nxt)
                         continue
-                    if highest_requested >= count - 1 and count:
+                    if highest_sent >= count - 1 and count:
                         return False  # all sent; a late NACK to a duplicate, verification decides
                     raise MissionTransferError(
                         f"The vehicle refused the {what} upload: {mission_result_text(msg.type)}"
@@ -158,6 +160,7 @@ class MissionClient:
                                                "offered; restart the upload.")
                 last_sent = self._item_msg(items, seq, mission_type)
                 conn.send(last_sent)
+                highest_sent = max(highest_sent, seq)
                 if seq > highest_requested:
                     highest_requested = seq
                     retries = 0
