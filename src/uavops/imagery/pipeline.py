@@ -1,0 +1,457 @@
+"""``build_mosaic``: photos folder → georeferenced COG, footprints and quality report.
+
+Stages (each with a progress bar): read metadata → load + detect features (reduced resolution)
+→ match overlapping pairs → check headings → global adjustment → exposure gains → render tiles
+and write the COG. Photos that cannot be used are skipped with a reason (quality report), never
+fatal, unless fewer than two usable photos remain.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError, MosaicError
+from ..files import ensure_out_dir
+from ..geo import LocalProjection
+from ..progress import progress_bar
+from .adjust import adjust
+from .captures import CapturePose, read_captures
+from .exposure import compute_gains
+from .features import Features, PairMatch, detect_features, match_pair, working_reduce
+from .geometry import Intrinsics, apply_h, footprint_corners, pose_homography, resolve_intrinsics
+from .orient import estimate_yaws, wrap_deg
+from .photos import PhotoMeta, PhotoReadError, list_photos, read_image, read_photo_meta
+
+__all__ = ["MosaicOptions", "MosaicResult", "build_mosaic", "MOSAIC_NAME", "FOOTPRINTS_NAME", "QUALITY_NAME"]
+
+log = logging.getLogger(__name__)
+
+MOSAIC_NAME = "mosaic.tif"
+FOOTPRINTS_NAME = "footprints.geojson"
+QUALITY_NAME = "quality.json"
+THUMB_LONG_PX = 320
+
+
+@dataclass(frozen=True)
+class MosaicOptions:
+    """How to build the mosaic.
+
+    gsd_cm : output pixel size (cm); None = native (median of the photos' ground sample distance).
+    camera : camera preset name overriding EXIF make/model (``uavops cameras`` lists them).
+    captures : capture log of ``uavops fly``; its poses fill in photos without GPS.
+    alt_agl_m : height above ground when neither XMP nor the capture log gives it.
+    gps_sigma_m : assumed standard deviation of single GPS fixes (weights the GPS anchoring).
+    memory_mb : budget for decoded photos kept between tiles.
+    threads : worker threads for decoding, features and matching.
+    blend_m : width of the soft transition across seams.
+    """
+
+    gsd_cm: float | None = None
+    camera: str | None = None
+    captures: Path | None = None
+    alt_agl_m: float | None = None
+    gps_sigma_m: float = 3.0
+    memory_mb: int = 2500
+    threads: int = 2
+    blend_m: float = 1.5
+    progress: bool | None = None
+    jpeg_quality: int = 90
+
+
+@dataclass
+class MosaicResult:
+    """Paths written and the quality report (the same dict as quality.json)."""
+
+    mosaic_path: Path
+    footprints_path: Path
+    quality_path: Path
+    quality: dict[str, object]
+
+
+@dataclass
+class _Photo:
+    meta: PhotoMeta
+    intr: Intrinsics | None = None
+    xy: np.ndarray | None = None
+    yaw_deg: float = 0.0
+    yaw_source: str = "xmp"
+    h0: np.ndarray | None = None
+    feats: Features | None = None
+    thumb: np.ndarray | None = None
+    thumb_scale: float = 1.0
+    skip_reason: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _apply_captures(metas: list[PhotoMeta], rows: list[CapturePose]) -> list[PhotoMeta]:
+    """Fill in (or override) poses from the capture log: by file name, else by index in name order."""
+    by_name = {r.name.lower(): r for r in rows if r.name}
+    indices = [r.index for r in rows if r.index is not None and not r.name]
+    base = 0 if indices and min(indices) == 0 else 1
+    by_index = {r.index - base: r for r in rows if r.index is not None and not r.name}
+    if not by_name and not by_index:
+        by_index = {k: r for k, r in enumerate(rows)}
+    out = []
+    for k, m in enumerate(metas):
+        r = by_name.get(m.name.lower()) or by_index.get(k)
+        if r is None:
+            out.append(m)
+            continue
+        pitch, roll = r.pitch_deg, r.roll_deg
+        if pitch is None or pitch > -45.0:  # a body attitude: the gimbal keeps the camera nadir
+            pitch, roll = -90.0, 0.0
+        out.append(m.with_pose(lat_deg=r.lat_deg, lon_deg=r.lon_deg,
+                               rel_alt_m=r.rel_alt_m if r.rel_alt_m is not None else m.rel_alt_m,
+                               alt_amsl_m=r.alt_amsl_m if r.alt_amsl_m is not None else m.alt_amsl_m,
+                               yaw_deg=r.yaw_deg if r.yaw_deg is not None else m.yaw_deg,
+                               pitch_deg=pitch, roll_deg=roll if roll is not None else 0.0))
+    return out
+
+
+def _components(n: int, edges: list[tuple[int, int]]) -> list[list[int]]:
+    parent = list(range(n))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[ra] = rb
+    groups: dict[int, list[int]] = {}
+    for k in range(n):
+        groups.setdefault(find(k), []).append(k)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def _summary(skipped: list[_Photo]) -> str:
+    if not skipped:
+        return ""
+    parts = [f"{p.meta.name} {p.skip_reason}" for p in skipped[:3]]
+    more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+    return " (" + "; ".join(parts) + more + ")"
+
+
+def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None = None,
+                 on_warning: Callable[[str], None] | None = None) -> MosaicResult:
+    """Build ``out_dir/mosaic.tif`` (COG), ``footprints.geojson`` and ``quality.json``.
+
+    Raises
+    ------
+    InputError
+        The folder does not exist, holds no photos, or the output folder cannot be written.
+    MosaicError
+        Fewer than two usable photos, photos of two separate places, or the photos cannot be tied.
+    """
+    from . import report
+    from .rasterio_ import BLOCK_PX, iter_windows, write_cog
+    from .render import PhotoCache, RenderPhoto, TileRenderer
+
+    opts = options or MosaicOptions()
+    warn = on_warning or (lambda msg: log.warning(msg))
+    photos_dir = Path(photos_dir)
+    if not photos_dir.exists():
+        raise InputError(f"The photo folder {photos_dir} does not exist; check the path.")
+    if not photos_dir.is_dir():
+        raise InputError(f"{photos_dir} is a file, not a folder; give the folder that holds the photos.")
+    paths = list_photos(photos_dir)
+    if not paths:
+        raise InputError(f"The folder {photos_dir} holds no JPEG or TIFF photos; give the folder with the survey photos.")
+    out_dir = ensure_out_dir(out_dir)
+    if opts.gsd_cm is not None and not (opts.gsd_cm > 0 and math.isfinite(opts.gsd_cm)):
+        raise InputError(f"--gsd must be a positive number of cm per pixel, not {opts.gsd_cm}.")
+    if opts.camera:
+        from ..plan.camera import get_camera
+
+        get_camera(opts.camera)  # unknown names fail now, with suggestions
+
+    with progress_bar(opts.progress) as bar:
+        # 1. metadata ---------------------------------------------------------------------------
+        task = bar.add_task("Reading photos", total=len(paths))
+        photos: list[_Photo] = []
+        for p in paths:
+            try:
+                photos.append(_Photo(meta=read_photo_meta(p)))
+            except PhotoReadError as exc:
+                photos.append(_Photo(meta=PhotoMeta(path=p, width_px=0, height_px=0), skip_reason=str(exc)))
+            bar.advance(task)
+        if opts.captures is not None:
+            rows = read_captures(Path(opts.captures))
+            ok_idx = [k for k, ph in enumerate(photos) if ph.skip_reason is None]
+            metas = _apply_captures([photos[k].meta for k in ok_idx], rows)
+            for k, m in zip(ok_idx, metas):
+                photos[k].meta = m
+        for ph in photos:
+            if ph.skip_reason is None and not ph.meta.has_position:
+                ph.skip_reason = ("has no GPS position (no EXIF GPS" +
+                                  (" and no row in the capture log)" if opts.captures else "; give --captures)"))
+            if ph.skip_reason is None:
+                alt = opts.alt_agl_m if opts.alt_agl_m is not None else ph.meta.rel_alt_m
+                if alt is None:
+                    ph.skip_reason = "has no height above ground (no DJI RelativeAltitude; give --alt-agl)"
+                elif not alt > 1.0:
+                    ph.skip_reason = f"was taken {alt:.1f} m above the take-off point, too low to map"
+                elif ph.meta.pitch_deg is not None and ph.meta.pitch_deg > -45.0:
+                    ph.skip_reason = f"looks {ph.meta.pitch_deg:.0f}° from horizontal, not down at the ground"
+        usable = [ph for ph in photos if ph.skip_reason is None]
+        skipped = [ph for ph in photos if ph.skip_reason is not None]
+        if len(usable) < 2:
+            raise MosaicError(f"Only {len(usable)} of {len(photos)} photos in {photos_dir} can be used{_summary(skipped)}; "
+                              "a mosaic needs at least two overlapping photos with GPS positions.")
+
+        # 2. site frame and initial footprints ------------------------------------------------------
+        lon0 = float(np.median([ph.meta.lon_deg for ph in usable]))
+        lat0 = float(np.median([ph.meta.lat_deg for ph in usable]))
+        proj = LocalProjection.for_point(lon0, lat0)
+        ex, ny = proj.to_xy(np.array([ph.meta.lon_deg for ph in usable]), np.array([ph.meta.lat_deg for ph in usable]))
+        origin = np.array([round(float(np.median(ex))), round(float(np.median(ny)))])
+        for k, ph in enumerate(usable):
+            ph.xy = np.array([ex[k], ny[k]]) - origin
+            ph.intr = resolve_intrinsics(ph.meta, opts.camera)
+            if ph.meta.yaw_deg is None:
+                ph.yaw_source = "estimated"
+            ph.yaw_deg = float(ph.meta.yaw_deg) if ph.meta.yaw_deg is not None else 0.0
+        alt_of = [float(opts.alt_agl_m if opts.alt_agl_m is not None else ph.meta.rel_alt_m) for ph in usable]
+
+        def make_h0(k: int) -> np.ndarray:
+            ph = usable[k]
+            assert ph.intr is not None and ph.xy is not None
+            pitch = ph.meta.pitch_deg if ph.meta.pitch_deg is not None else -90.0
+            roll = ph.meta.roll_deg if ph.meta.roll_deg is not None else 0.0
+            return pose_homography(ph.intr, float(ph.xy[0]), float(ph.xy[1]), alt_of[k], ph.yaw_deg, pitch, roll)
+
+        for k, ph in enumerate(usable):
+            ph.h0 = make_h0(k)
+        gsd_native = np.array([alt_of[k] / usable[k].intr.focal_px for k in range(len(usable))])  # type: ignore[union-attr]
+        foot_m = np.array([max(ph.meta.width_px, ph.meta.height_px) * gsd_native[k] for k, ph in enumerate(usable)])
+
+        # separate places: cameras farther apart than a few footprints belong to different surveys
+        from scipy.spatial import cKDTree
+
+        pos = np.array([ph.xy for ph in usable])
+        link_m = max(3.0 * float(np.median(foot_m)), 100.0)
+        comps = _components(len(usable), [tuple(e) for e in cKDTree(pos).query_pairs(link_m)])  # type: ignore[misc]
+        if len(comps) > 1:
+            big = [c for c in comps if len(c) >= 2]
+            if len(big) > 1:
+                ca, cb = pos[big[0]].mean(axis=0), pos[big[1]].mean(axis=0)
+                dist_km = float(np.linalg.norm(ca - cb)) / 1000.0
+                raise MosaicError(f"The photos in {photos_dir} come from {len(big)} separate places "
+                                  f"({dist_km:.1f} km apart); put each survey's photos in its own folder.")
+            keep = set(comps[0])
+            for k, ph in enumerate(usable):
+                if k not in keep:
+                    d = float(np.min(np.linalg.norm(pos[list(keep)] - pos[k], axis=1)))
+                    ph.skip_reason = f"was taken {d:.0f} m from the other photos and overlaps none of them"
+            skipped += [ph for k, ph in enumerate(usable) if k not in keep]
+            usable = [ph for k, ph in enumerate(usable) if k in keep]
+            alt_of = [alt_of[k] for k in sorted(keep)]
+            gsd_native = gsd_native[sorted(keep)]
+            if len(usable) < 2:
+                raise MosaicError(f"Only one photo in {photos_dir} can be used{_summary(skipped)}; a mosaic needs at least two.")
+
+        out_gsd_m = opts.gsd_cm / 100.0 if opts.gsd_cm is not None else float(np.median(gsd_native))
+        render_reduce = 1
+        for f in (8, 4, 2):
+            if float(np.median(gsd_native)) * f <= out_gsd_m * 1.01:
+                render_reduce = f
+                break
+
+        # 3. load + features --------------------------------------------------------------------------
+        n = len(usable)
+        full_bytes = sum(ph.meta.width_px * ph.meta.height_px * 3 for ph in usable) // (render_reduce ** 2)
+        keep_decoded = full_bytes <= opts.memory_mb * 1024 * 1024
+        budget = opts.memory_mb * 1024 * 1024
+        cache = PhotoCache(lambda idx: read_image(usable[idx].meta.path, render_reduce), budget)
+
+        def load(k: int) -> tuple[int, str | None]:
+            ph = usable[k]
+            red = working_reduce(ph.meta.width_px, ph.meta.height_px)
+            try:
+                if keep_decoded and render_reduce <= red:
+                    big_img = read_image(ph.meta.path, render_reduce)
+                    f = red // render_reduce
+                    work = cv2.resize(big_img, (big_img.shape[1] // f, big_img.shape[0] // f),
+                                      interpolation=cv2.INTER_AREA) if f > 1 else big_img
+                    cache.put(k, big_img)
+                else:
+                    work = read_image(ph.meta.path, red)
+            except PhotoReadError as exc:
+                return k, str(exc)
+            if abs(work.shape[1] * red - ph.meta.width_px) > red or abs(work.shape[0] * red - ph.meta.height_px) > red:
+                return k, (f"has {work.shape[1] * red}×{work.shape[0] * red} pixels but its header says "
+                           f"{ph.meta.width_px}×{ph.meta.height_px}")
+            scale_full = ph.meta.width_px / work.shape[1]
+            ph.feats = detect_features(work, scale_full)
+            t = THUMB_LONG_PX / max(work.shape[:2])
+            thumb = cv2.resize(work, (max(1, round(work.shape[1] * t)), max(1, round(work.shape[0] * t))),
+                               interpolation=cv2.INTER_AREA)
+            ph.thumb = cv2.GaussianBlur(thumb, (5, 5), 0)
+            ph.thumb_scale = ph.meta.width_px / thumb.shape[1]
+            return k, None
+
+        task = bar.add_task("Loading photos", total=n)
+        bad: dict[int, str] = {}
+        with ThreadPoolExecutor(max_workers=max(1, opts.threads)) as pool:
+            for k, err in pool.map(load, range(n)):
+                if err:
+                    bad[k] = err
+                bar.advance(task)
+
+        # 4. candidate pairs from initial footprints, then matching --------------------------------------
+        from shapely.geometry import Polygon
+        from shapely.strtree import STRtree
+
+        polys = [Polygon(footprint_corners(ph.h0, ph.meta.width_px, ph.meta.height_px)) for ph in usable]  # type: ignore[arg-type]
+        gate_m = 3.0 * opts.gps_sigma_m + 10.0
+        # headings may be wrong (see orient.py): pair photos by footprint circles, not rotated rectangles
+        circles = [ph.xy is not None and Polygon(polys[k].exterior).centroid.buffer(
+            0.5 * min(ph.meta.width_px, ph.meta.height_px) * gsd_native[k] + 0.5 * gate_m) for k, ph in enumerate(usable)]
+        tree = STRtree(circles)
+        pairs = []
+        for a in range(n):
+            if a in bad:
+                continue
+            for b in tree.query(circles[a]):
+                b = int(b)
+                if b > a and b not in bad and circles[a].intersection(circles[b]).area > 0.1 * circles[a].area:
+                    pairs.append((a, b))
+        ransac_px = [max(2.0 * (usable[k].feats.scale if usable[k].feats else 1.0), 0.2 / gsd_native[k]) for k in range(n)]
+
+        def do_match(ab: tuple[int, int]) -> PairMatch | None:
+            a, b = ab
+            fa, fb = usable[a].feats, usable[b].feats
+            assert fa is not None and fb is not None
+            return match_pair(a, b, fa, fb, usable[a].h0, usable[b].h0,  # type: ignore[arg-type]
+                              (usable[a].meta.width_px, usable[a].meta.height_px), gate_m,
+                              max(ransac_px[a], ransac_px[b]))
+
+        task = bar.add_task("Matching photos", total=len(pairs))
+        matches: list[PairMatch] = []
+        with ThreadPoolExecutor(max_workers=max(1, opts.threads)) as pool:
+            for m in pool.map(do_match, pairs):
+                if m is not None:
+                    matches.append(m)
+                bar.advance(task)
+
+        # 5. headings ------------------------------------------------------------------------------------
+        est = estimate_yaws(matches, [(ph.meta.width_px, ph.meta.height_px) for ph in usable],
+                            np.array([ph.xy for ph in usable]))
+        for k, ph in enumerate(usable):
+            if est[k] is None:
+                continue
+            if ph.yaw_source == "estimated" or abs(float(wrap_deg(est[k] - ph.yaw_deg))) > 30.0:
+                ph.extra["heading_recorded_deg"] = ph.meta.yaw_deg
+                ph.extra["heading_from_photos_deg"] = round(float(est[k]), 1)
+                ph.yaw_deg = float(est[k])
+                ph.yaw_source = "photos"
+                ph.h0 = make_h0(k)
+
+        # 6. keep the largest tied group --------------------------------------------------------------
+        for k, reason in bad.items():
+            usable[k].skip_reason = reason
+        comps = _components(n, [(m.i, m.j) for m in matches])
+        main = [c for c in comps if not (len(c) == 1 and c[0] in bad)][0] if comps else []
+        main_set = set(main)
+        for k, ph in enumerate(usable):
+            if k not in main_set and ph.skip_reason is None:
+                ph.skip_reason = ("shares no tie points with the other photos (too little overlap or texture)"
+                                  if not any(k in (m.i, m.j) for m in matches) else
+                                  "is tied only to a group of photos separate from the main block")
+        if len(main) < 2:
+            skipped_all = skipped + [ph for ph in usable if ph.skip_reason is not None]
+            raise MosaicError(f"The photos in {photos_dir} could not be tied together{_summary(skipped_all)}; "
+                              "they need about 60 % overlap and ground texture.")
+        remap = {old: new for new, old in enumerate(main)}
+        skipped += [ph for k, ph in enumerate(usable) if k not in main_set]
+        matches = [PairMatch(i=remap[m.i], j=remap[m.j], pts_i=m.pts_i, pts_j=m.pts_j, n_matches=m.n_matches,
+                             ransac_rmse_px=m.ransac_rmse_px, h_ij=m.h_ij)
+                   for m in matches if m.i in main_set and m.j in main_set]
+        used = [usable[k] for k in main]
+        gsd_used = gsd_native[main]
+        cache_keys = {old: new for old, new in remap.items()}
+        kept_cache = PhotoCache(lambda idx: read_image(used[idx].meta.path, render_reduce), budget)
+        for old, new in cache_keys.items():
+            if old in cache._items:
+                kept_cache.put(new, cache._items[old])
+        cache._items.clear()
+        cache = kept_cache
+
+        # 7. adjustment -----------------------------------------------------------------------------------
+        task = bar.add_task("Adjusting", total=1)
+        gps_xy = np.array([ph.xy for ph in used])
+        res = adjust([ph.h0 for ph in used], [(ph.meta.width_px, ph.meta.height_px) for ph in used], gps_xy,  # type: ignore[misc]
+                     gsd_used, matches, gps_sigma_m=opts.gps_sigma_m)
+        bar.advance(task)
+        gains = compute_gains(len(used), matches, [ph.thumb for ph in used], [ph.thumb_scale for ph in used])  # type: ignore[misc]
+
+        # 8. output grid ------------------------------------------------------------------------------------
+        from shapely.ops import unary_union
+
+        corners = [footprint_corners(res.h[k], ph.meta.width_px, ph.meta.height_px) for k, ph in enumerate(used)]
+        feet = [Polygon(c) for c in corners]
+        union = unary_union(feet)
+        xmin, ymin, xmax, ymax = union.bounds
+        g = out_gsd_m
+        x0 = math.floor((xmin + origin[0]) / g) * g - origin[0]
+        y1 = math.ceil((ymax + origin[1]) / g) * g - origin[1]
+        width = int(math.ceil((xmax - x0) / g))
+        height = int(math.ceil((y1 - ymin) / g))
+        if width * height > 4e9:
+            raise MosaicError(f"At {g * 100:.1f} cm/px the mosaic would be {width}×{height} pixels; choose a larger --gsd.")
+        rings = []
+        for geom in getattr(union, "geoms", [union]):
+            rings.append(np.asarray(geom.exterior.coords))
+            rings.extend(np.asarray(r.coords) for r in geom.interiors)
+        rphotos = []
+        for k, ph in enumerate(used):
+            c = corners[k]
+            centre = apply_h(res.h[k], np.array([[ph.meta.width_px / 2 - 0.5, ph.meta.height_px / 2 - 0.5]]))[0]
+            rphotos.append(RenderPhoto(index=k, h_full=res.h[k], width_px=ph.meta.width_px, height_px=ph.meta.height_px,
+                                       centre_xy=centre, bbox=(c[:, 0].min(), c[:, 1].min(), c[:, 0].max(), c[:, 1].max()),
+                                       gain=gains[k]))
+        renderer = TileRenderer(rphotos, x0, y1, g, render_reduce, cache, opts.blend_m, rings)
+
+        from rasterio.transform import from_origin
+
+        transform = from_origin(x0 + origin[0], y1 + origin[1], g, g)
+        step = BLOCK_PX * 2
+        windows = list(iter_windows(width, height, step))
+        task = bar.add_task("Writing mosaic", total=len(windows) + 1)
+
+        def render_rgb(col0: int, row0: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+            bgr, mask, _ = renderer.render(col0, row0, w, h)
+            return bgr[:, :, ::-1], mask
+
+        mosaic_path = out_dir / MOSAIC_NAME
+        write_cog(mosaic_path, width, height, transform, proj.crs, render_rgb, windows,
+                  on_window=lambda: bar.advance(task), jpeg_quality=opts.jpeg_quality)
+        bar.advance(task)
+
+    # 9. footprints + quality -----------------------------------------------------------------------------
+    ctx = report.ReportContext(photos_dir=photos_dir, proj=proj, origin=origin, used=used, skipped=skipped,
+                               corners=corners, adjustment=res, gsd_native_m=gsd_used, out_gsd_m=g,
+                               width_px=width, height_px=height, union=union, matches=matches, gains=gains,
+                               render_reduce=render_reduce, n_pairs_tried=len(pairs))
+    footprints_path = out_dir / FOOTPRINTS_NAME
+    report.write_footprints(footprints_path, ctx)
+    quality = report.quality_report(ctx)
+    quality_path = out_dir / QUALITY_NAME
+    from ..files import write_json
+
+    write_json(quality_path, quality)
+    for ph in skipped:
+        warn(f"Skipped {ph.meta.name}: it {ph.skip_reason}.")
+    return MosaicResult(mosaic_path=mosaic_path, footprints_path=footprints_path, quality_path=quality_path,
+                        quality=quality)

@@ -1,0 +1,209 @@
+"""Rendering output tiles: warping photos onto the ground grid, seams and feathered blending.
+
+Seams: every ground point is taken mainly from the photo whose centre is nearest (a Voronoi
+partition of the ground by photo centres — the most nadir view, so the least lean of trees and
+buildings). Blending: across each seam the weights change smoothly over ``blend_m`` metres (a
+soft-max of the distances), and every photo's weight fades to zero at its own border, so there is
+no step in brightness or colour at a seam and no hard photo edge. Exposure gains are applied
+before blending.
+
+Memory: only photos whose weight is non-zero in a tile are warped, only over the part of the tile
+they cover, and decoded photos come from a bounded cache, so the cost of a tile does not grow with
+the number of photos in the survey.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["RenderPhoto", "TileRenderer", "PhotoCache"]
+
+COARSE_STEP_PX = 8
+
+
+@dataclass
+class RenderPhoto:
+    """What the renderer needs of one adjusted photo."""
+
+    index: int
+    h_full: np.ndarray  # full-resolution pixel -> local ground metres
+    width_px: int  # full resolution
+    height_px: int
+    centre_xy: np.ndarray  # ground position of the image centre (local metres)
+    bbox: tuple[float, float, float, float]  # ground bounding box (xmin, ymin, xmax, ymax)
+    gain: np.ndarray  # per channel (BGR)
+
+
+class PhotoCache:
+    """Decoded photos at the render resolution, evicting the least recently used past a byte budget."""
+
+    def __init__(self, loader: Callable[[int], np.ndarray], budget_bytes: int) -> None:
+        self._loader = loader
+        self._budget = budget_bytes
+        self._items: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self.loads = 0
+
+    def put(self, index: int, img: np.ndarray) -> None:
+        if index in self._items:
+            return
+        self._items[index] = img
+        self._bytes += img.nbytes
+        self._evict()
+
+    def get(self, index: int) -> np.ndarray:
+        img = self._items.get(index)
+        if img is not None:
+            self._items.move_to_end(index)
+            return img
+        img = self._loader(index)
+        self.loads += 1
+        self.put(index, img)
+        return img
+
+    def _evict(self) -> None:
+        while self._bytes > self._budget and len(self._items) > 1:
+            _, old = self._items.popitem(last=False)
+            self._bytes -= old.nbytes
+
+    def drop(self, index: int) -> None:
+        img = self._items.pop(index, None)
+        if img is not None:
+            self._bytes -= img.nbytes
+
+
+class TileRenderer:
+    """Renders any window of the output grid.
+
+    Parameters
+    ----------
+    photos : adjusted photos.
+    x0_m, y1_m : local ground coordinates of the output grid's top-left corner.
+    gsd_m : output pixel size in metres.
+    reduce : the render resolution of the photos (1 = full, 2 = half …).
+    cache : decoded photos at that resolution.
+    blend_m : width of the soft transition across seams.
+    coverage : polygon rings (local metres) of the area covered; outside it the mask is 0.
+    """
+
+    def __init__(self, photos: list[RenderPhoto], x0_m: float, y1_m: float, gsd_m: float, reduce: int,
+                 cache: PhotoCache, blend_m: float, coverage: list[np.ndarray]) -> None:
+        self.photos = photos
+        self.x0, self.y1, self.gsd, self.reduce = x0_m, y1_m, gsd_m, reduce
+        self.cache = cache
+        self.tau = max(blend_m, 2 * gsd_m) / 2.0
+        self.coverage = coverage
+        s = float(reduce)
+        # reduced pixel -> full pixel: full = (red + 0.5) * s - 0.5
+        self._red_to_full = np.array([[s, 0, 0.5 * s - 0.5], [0, s, 0.5 * s - 0.5], [0, 0, 1.0]])
+        self._inv = [np.linalg.inv(p.h_full) for p in photos]
+        self._bboxes = np.array([p.bbox for p in photos]) if photos else np.zeros((0, 4))
+
+    def _tile_to_ground(self, col0: int, row0: int) -> np.ndarray:
+        g = self.gsd
+        return np.array([[g, 0, self.x0 + (col0 + 0.5) * g], [0, -g, self.y1 - (row0 + 0.5) * g], [0, 0, 1.0]])
+
+    def candidates(self, col0: int, row0: int, width: int, height: int) -> list[int]:
+        g = self.gsd
+        xmin, xmax = self.x0 + col0 * g, self.x0 + (col0 + width) * g
+        ymax, ymin = self.y1 - row0 * g, self.y1 - (row0 + height) * g
+        b = self._bboxes
+        if not len(b):
+            return []
+        hit = (b[:, 0] < xmax) & (b[:, 2] > xmin) & (b[:, 1] < ymax) & (b[:, 3] > ymin)
+        return [int(k) for k in np.flatnonzero(hit)]
+
+    def weights_coarse(self, col0: int, row0: int, width: int, height: int,
+                       cands: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Normalised weights (K×gh×gw) on a coarse grid, plus the grid's pixel coordinates."""
+        step = COARSE_STEP_PX
+        gx = np.arange(0, width + step, step, dtype=np.float64)
+        gy = np.arange(0, height + step, step, dtype=np.float64)
+        gx[-1] = min(gx[-1], width - 1)
+        gy[-1] = min(gy[-1], height - 1)
+        xx, yy = np.meshgrid(gx, gy)
+        a = self._tile_to_ground(col0, row0)
+        ex = a[0, 0] * xx + a[0, 2]
+        ny = a[1, 1] * yy + a[1, 2]
+        scores = np.full((len(cands),) + xx.shape, -np.inf)
+        taper = np.zeros((len(cands),) + xx.shape)
+        for k, idx in enumerate(cands):
+            p = self.photos[idx]
+            hinv = self._inv[idx]
+            den = hinv[2, 0] * ex + hinv[2, 1] * ny + hinv[2, 2]
+            u = (hinv[0, 0] * ex + hinv[0, 1] * ny + hinv[0, 2]) / den
+            v = (hinv[1, 0] * ex + hinv[1, 1] * ny + hinv[1, 2]) / den
+            margin = 0.02 * max(p.width_px, p.height_px)
+            edge = np.minimum.reduce([u + 0.5, p.width_px - 0.5 - u, v + 0.5, p.height_px - 0.5 - v])
+            t = np.clip(edge / margin, 0.0, 1.0)
+            taper[k] = t * t * (3 - 2 * t)
+            scores[k] = -np.hypot(ex - p.centre_xy[0], ny - p.centre_xy[1])
+        scores = np.where(taper > 0, scores, -np.inf)
+        best = scores.max(axis=0)
+        best = np.where(np.isfinite(best), best, 0.0)
+        w = np.exp(np.clip((scores - best) / self.tau, -60, 0)) * taper
+        total = w.sum(axis=0)
+        w = np.where(total > 0, w / np.maximum(total, 1e-12), 0.0)
+        return w, gx, gy
+
+    def render(self, col0: int, row0: int, width: int, height: int,
+               with_labels: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(BGR uint8 image, uint8 mask 0/255, optional label map of the dominant photo) for a window."""
+        acc = np.zeros((height, width, 3), np.float32)
+        wsum = np.zeros((height, width), np.float32)
+        labels = np.full((height, width), -1, np.int32) if with_labels else None
+        best_w = np.zeros((height, width), np.float32) if with_labels else None
+        cands = self.candidates(col0, row0, width, height)
+        if cands:
+            wc, gx, gy = self.weights_coarse(col0, row0, width, height, cands)
+            a = self._tile_to_ground(col0, row0)
+            for k, idx in enumerate(cands):
+                wk = wc[k]
+                if wk.max() < 1e-3:
+                    continue
+                rows, cols = np.nonzero(wk > 0)
+                r0 = max(0, int(gy[max(rows.min() - 1, 0)]))
+                r1 = min(height, int(gy[min(rows.max() + 1, len(gy) - 1)]) + 1)
+                c0 = max(0, int(gx[max(cols.min() - 1, 0)]))
+                c1 = min(width, int(gx[min(cols.max() + 1, len(gx) - 1)]) + 1)
+                if r1 <= r0 or c1 <= c0:
+                    continue
+                # full-resolution weight for the sub-window, interpolated from the coarse grid
+                mapx = ((np.arange(c0, c1, dtype=np.float32)) / COARSE_STEP_PX)[None, :].repeat(r1 - r0, 0)
+                mapy = ((np.arange(r0, r1, dtype=np.float32)) / COARSE_STEP_PX)[:, None].repeat(c1 - c0, 1)
+                wfull = cv2.remap(wk.astype(np.float32), mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                img = self.cache.get(self.photos[idx].index)
+                shift = np.array([[1.0, 0, c0], [0, 1.0, r0], [0, 0, 1.0]])
+                m = np.linalg.inv(self._red_to_full) @ self._inv[idx] @ a @ shift
+                warped = cv2.warpPerspective(img, m, (c1 - c0, r1 - r0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                             borderMode=cv2.BORDER_REPLICATE)
+                gain = self.photos[idx].gain.astype(np.float32)
+                acc[r0:r1, c0:c1] += warped.astype(np.float32) * (wfull[..., None] * gain[None, None, :])
+                wsum[r0:r1, c0:c1] += wfull
+                if labels is not None and best_w is not None:
+                    sub_b = best_w[r0:r1, c0:c1]
+                    better = wfull > sub_b
+                    sub_b[better] = wfull[better]
+                    labels[r0:r1, c0:c1][better] = idx
+        out = np.zeros((height, width, 3), np.uint8)
+        ok = wsum > 1e-6
+        out[ok] = np.clip(acc[ok] / wsum[ok, None] + 0.5, 0, 255).astype(np.uint8)
+        mask = self._coverage_mask(col0, row0, width, height) & ok
+        out[~mask] = 0
+        return out, (mask.astype(np.uint8) * 255), labels
+
+    def _coverage_mask(self, col0: int, row0: int, width: int, height: int) -> np.ndarray:
+        m = np.zeros((height, width), np.uint8)
+        rings = []
+        for ring in self.coverage:
+            px = (ring[:, 0] - self.x0) / self.gsd - 0.5 - col0
+            py = (self.y1 - ring[:, 1]) / self.gsd - 0.5 - row0
+            rings.append(np.round(np.stack([px, py], axis=1) * 16).astype(np.int32))
+        if rings:
+            cv2.fillPoly(m, rings, 1, lineType=cv2.LINE_8, shift=4)
+        return m.astype(bool)
