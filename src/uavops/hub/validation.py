@@ -302,7 +302,7 @@ def validate_geotiff(path: Path, what: str) -> RasterInfo:
         raise HubValidationError(f"{what} ({path.name}) is not a GeoTIFF (wrong file signature); "
                                  "export it as a Cloud-Optimised GeoTIFF.")
     try:
-        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", GDAL_SKIP="VRT",
+        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",
                           GTIFF_IGNORE_READ_ERRORS="NO"):
             with rasterio.open(path, driver="GTiff") as ds:
                 if ds.driver != "GTiff":
