@@ -70,6 +70,10 @@ class MissionRunner:
     def start(self) -> None:
         self.state = RUNNING
         self.reset()
+        if self.v.armed and (not self.v.landed or self.v.auto_armed):
+            if not self._advance_nav(1):
+                self._complete()
+                return
         self.v.events.mission_current_changed()
 
     def start_or_resume(self) -> None:
@@ -348,6 +352,18 @@ class MissionRunner:
             v.events.mission_item_reached(reached)
             if not self._advance_nav(reached + 1):
                 self._complete()
+
+    def on_landed(self) -> None:
+        """Touchdown in AUTO: a LAND/RTL item is complete, and so is the mission if it was the last."""
+        v = self.v
+        if self.state == RUNNING and self.nav_item is not None and self.nav_item.command in (
+                MAV_CMD.NAV_LAND, MAV_CMD.NAV_RETURN_TO_LAUNCH):
+            v.events.mission_item_reached(self.nav_index or 0)
+            if self._advance_nav((self.nav_index or 0) + 1) and not v.landed:
+                return
+            self._complete()
+            return
+        v.disarm(force=True, reason="landed")
 
     def _complete(self) -> None:
         v = self.v

@@ -296,7 +296,8 @@ class GcsHub:
             handler(link, msg)
 
     def _on_heartbeat(self, link: "Link", msg: Any) -> None:
-        if msg.type == M.MAV_TYPE_GCS:
+        # ArduPilot's GCS failsafe only counts heartbeats from SYSID_MYGCS
+        if msg.get_srcSystem() == int(self.v.params["SYSID_MYGCS"]):
             self.v.on_gcs_heartbeat()
 
     def _on_request_data_stream(self, link: "Link", msg: Any) -> None:

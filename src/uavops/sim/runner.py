@@ -24,10 +24,10 @@ from .config import SimConfig
 from .mavlink_gcs import GcsHub
 from .mission_store import MissionStore
 from .parameters import ParamStore, read_parm_file
-from .transport import Link, LinkFaults, TcpLink, TcpServer, UdpOut
+from .transport import InProcessLink, Link, LinkFaults, TcpLink, TcpServer, UdpOut
 from .vehicle import SimVehicle
 
-__all__ = ["RunningSim", "start_sim", "SimFaults"]
+__all__ = ["RunningSim", "start_sim", "SimFaults", "InProcessGcs"]
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,23 @@ class RunningSim:
                 self._cond.wait(0.2)
         return True
 
+    # --- synchronous use (tests, benchmarks): no thread, no waiting on the wall clock -----
+    def connect_in_process(self, source_system: int = 255) -> "InProcessGcs":
+        """A ground station inside this process; only valid while the simulation thread is not running."""
+        link = InProcessLink(self.link_faults)
+        self.hub.links.append(link)
+        self.clock_started.set()
+        return InProcessGcs(self, link, source_system)
+
+    def advance(self, seconds: float) -> None:
+        """Step the simulation by ``seconds`` of simulated time, as fast as the CPU allows."""
+        if self._thread is not None and self._thread.is_alive():
+            raise SimError("advance() is for a simulator that was not started; use wait_sim_time() instead.")
+        end = self.vehicle.t + seconds - 1e-9
+        while self.vehicle.t < end:
+            self.vehicle.step(self.config.step_s)
+            self.hub.tick()
+
     def start(self) -> "RunningSim":
         self._thread = threading.Thread(target=self._run, name="uavops-sim", daemon=True)
         self._thread.start()
@@ -333,3 +350,31 @@ def start_sim(config: SimConfig) -> RunningSim:
         ``params_file`` cannot be read.
     """
     return RunningSim(config).start()
+
+
+class InProcessGcs:
+    """Send MAVLink to a synchronously stepped simulator and read what it answers."""
+
+    def __init__(self, sim: RunningSim, link: InProcessLink, source_system: int = 255) -> None:
+        from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
+        self.sim = sim
+        self.link = link
+        self.mav = mavlink2.MAVLink(None, srcSystem=source_system, srcComponent=190)
+
+    def send(self, msg: Any) -> None:
+        """Deliver ``msg`` (built with ``gcs.mav.<name>_encode``) to the vehicle, through the link faults."""
+        data = msg.pack(self.mav)
+        self.mav.seq = (self.mav.seq + 1) % 256
+        for m in self.link.receive_bytes(data):
+            self.sim.hub.handle(self.link, m)
+
+    def command(self, command: int, *params: float) -> int | None:
+        """COMMAND_LONG; returns the COMMAND_ACK result (None if no ACK came back)."""
+        p = list(params) + [0.0] * (7 - len(params))
+        self.send(self.mav.command_long_encode(1, 1, command, 0, *p))
+        acks = [m for m in self.link.take("COMMAND_ACK") if m.command == command]
+        return acks[-1].result if acks else None
+
+    def take(self, msg_type: str | None = None) -> list[Any]:
+        return self.link.take(msg_type)

@@ -235,3 +235,34 @@ class UdpOut(Link):
     def close(self) -> None:
         self.closed = True
         self.sock.close()
+
+
+class InProcessLink(Link):
+    """A link without sockets: what the vehicle sends is decoded into :attr:`inbox`.
+
+    Used by fast tests and benchmarks that step the simulator synchronously
+    (:meth:`uavops.sim.RunningSim.advance`); ``RunningSim.connect_in_process()`` makes one.
+    """
+
+    def __init__(self, faults: LinkFaults, name: str = "inprocess") -> None:
+        super().__init__(name, faults)
+        self._decoder = M.MAVLink(None)
+        self._decoder.robust_parsing = True
+        self.inbox: deque[Any] = deque(maxlen=100_000)
+
+    def _write(self, data: bytes) -> None:
+        for msg in self._decoder.parse_buffer(data) or []:
+            self.inbox.append(msg)
+
+    def take(self, msg_type: str | None = None) -> list[Any]:
+        """Remove and return received messages (of one type, or all)."""
+        if msg_type is None:
+            out = list(self.inbox)
+            self.inbox.clear()
+            return out
+        keep: deque[Any] = deque(maxlen=self.inbox.maxlen)
+        out = []
+        for m in self.inbox:
+            (out if m.get_type() == msg_type else keep).append(m)
+        self.inbox = keep
+        return out

@@ -122,7 +122,7 @@ class SimVehicle:
         self.wind = Wind(self.rng, params["SIM_WIND_SPD"] if wind_speed_mps is None else wind_speed_mps,
                          params["SIM_WIND_DIR"] if wind_dir_deg is None else wind_dir_deg,
                          params["SIM_WIND_TURB"] if wind_turbulence_mps is None else wind_turbulence_mps)
-        self.gps = Gps(self.rng, noise_m=gps_noise_m)
+        self.gps = Gps(self.rng, noise_m=gps_noise_m, fix_after_s=min(3.0, 0.5 * ekf_settle_s))
         self.ekf = EkfStartup(ekf_settle_s)
         self.battery = Battery(capacity_mah=params["BATT_CAPACITY"])
         self.camera = Camera(params, self._camera_pose)
@@ -645,10 +645,11 @@ class SimVehicle:
             self.alt = 0.0
             self.vz = self.vn = self.ve = 0.0
             self.landed = True
-            was_mission_land = self.mode == 3
             self.phase = "landed"
             self.target = None
-            if self.mode in (6, 9, 21) or was_mission_land:
+            if self.mode == 3:
+                self.mission.on_landed()
+            elif self.mode in (6, 9, 21):
                 self.disarm(force=True, reason="landed")
 
     def _horizontal_velocity_to(self, tn: float, te: float, speed: float, end_speed: float) -> tuple[float, float]:
