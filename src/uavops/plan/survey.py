@@ -28,7 +28,6 @@ from typing import Any, Callable
 
 import numpy as np
 import shapely
-from shapely import ops as shp_ops
 from shapely.geometry import LineString, MultiPoint, MultiPolygon, Point, Polygon
 from shapely.ops import unary_union
 
@@ -124,6 +123,12 @@ class _Leg:
     seg: Segment
     photos: list[tuple[float, float]]
     photo_ids: list[int]
+    px: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    py: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.photos, dtype="float64").reshape(-1, 2)
+        self.px, self.py = arr[:, 0], arr[:, 1]
 
 
 @dataclass
@@ -270,16 +275,8 @@ def _sortie_time(ctx: _Context, nodes: list[_Node]) -> float:
 
 
 def _quick_time(ctx: _Context, s: int, e: int) -> float:
-    """Time of a sortie over photos [s, e] without terrain breaks (used while searching splits)."""
-    nodes = _route(ctx, _pieces(ctx, s, e))
-    if ctx.dem is not None:
-        zs = ctx.dem.elevation_m([n.x for n in nodes], [n.y for n in nodes]) + ctx.alt_m if nodes else []
-        for n, z in zip(nodes, zs):
-            n.z = float(z)
-    else:
-        for n in nodes:
-            n.z = ctx.alt_m
-    return _sortie_time(ctx, nodes)
+    """Estimated time of a sortie over photos [s, e] (the same model the final mission is timed with)."""
+    return _sortie_time(ctx, _apply_terrain(ctx, _route(ctx, _pieces(ctx, s, e))))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -403,7 +400,8 @@ def _build_mission(ctx: _Context, pieces: list[tuple[int, int, int]], *, sortie:
         return len(items) + 1  # wire seq of the next item (home = 0)
 
     legs: list[SurveyLeg] = []
-    photo_pos: dict[int, tuple[float, float, float]] = {}
+    leg_z: dict[int, np.ndarray] = {}  # distance mode: altitudes of the leg's photos in this mission
+    photo_z: dict[int, float] = {}  # hover mode: altitude per photo id
     open_leg: dict[str, Any] | None = None
     leg_nodes: list[_Node] = []
     for n, lon, lat in zip(nodes, lons, lats):
@@ -423,7 +421,7 @@ def _build_mission(ctx: _Context, pieces: list[tuple[int, int, int]], *, sortie:
             legs.append(SurveyLeg(leg=open_leg["leg"], start_seq=open_leg["start_seq"], end_seq=seq() - 1,
                                   start_lat_deg=open_leg["lat"], start_lon_deg=open_leg["lon"],
                                   end_lat_deg=wp.param5, end_lon_deg=wp.param6, sortie=sortie, vehicle=vehicle))
-            _place_photos(ctx, open_leg["leg"], open_leg["photos"], leg_nodes, photo_pos)
+            leg_z[open_leg["leg"]] = _photo_altitudes(ctx, open_leg["leg"], open_leg["photos"], leg_nodes)
             open_leg = None
         elif n.role == "photo":
             if open_leg is not None and open_leg["leg"] != n.leg:
@@ -435,7 +433,7 @@ def _build_mission(ctx: _Context, pieces: list[tuple[int, int, int]], *, sortie:
             items.append(MissionItem(MAV_CMD.DO_DIGICAM_CONTROL, MAV_FRAME.MISSION, param5=1.0))
             items.append(MissionItem(MAV_CMD.NAV_LOITER_TIME, frame, param1=p.hover_hold_s, param5=wp.param5,
                                      param6=wp.param6, param7=wp.param7))
-            photo_pos[n.photo_ids[0]] = (n.x, n.y, n.z)
+            photo_z[n.photo_ids[0]] = n.z
             open_leg["end_seq"] = seq() - 1
             open_leg["end_lat"], open_leg["end_lon"] = wp.param5, wp.param6
         else:
@@ -450,15 +448,7 @@ def _build_mission(ctx: _Context, pieces: list[tuple[int, int, int]], *, sortie:
         _close_hover_leg(open_leg, legs, sortie, vehicle)
     items.append(MissionItem(MAV_CMD.NAV_RETURN_TO_LAUNCH, MAV_FRAME.MISSION))
 
-    photos = []
-    for leg_i, k0, k1 in pieces:
-        leg = ctx.legs[leg_i]
-        for k in range(k0, k1 + 1):
-            pid = leg.photo_ids[k]
-            x, y, z = photo_pos[pid]
-            lon, lat = ctx.proj.to_lonlat(x, y)
-            photos.append(PlannedPhoto(photo_id=pid, lat_deg=round(float(lat), 8), lon_deg=round(float(lon), 8),
-                                       alt_m=round(z, 2), leg=leg_i, sortie=sortie, vehicle=vehicle))
+    photos = _planned_photos(ctx, pieces, leg_z, photo_z, sortie, vehicle)
     mission = Mission(home=home, items=items, photos=photos, legs=legs, cruise_speed_mps=round(ctx.speed_mps, 2),
                       hover_speed_mps=round(ctx.speed_mps, 2), sortie=sortie, vehicle=vehicle, name=name)
     return mission, _sortie_time(ctx, nodes), nodes
@@ -471,19 +461,38 @@ def _close_hover_leg(open_leg: dict[str, Any], legs: list[SurveyLeg], sortie: in
                           sortie=sortie, vehicle=vehicle))
 
 
-def _place_photos(ctx: _Context, leg_i: int, photo_ids: list[int], leg_nodes: list[_Node],
-                  out: dict[int, tuple[float, float, float]]) -> None:
-    """Photo positions of a distance-triggered leg, with altitudes interpolated on the flown profile."""
+def _photo_altitudes(ctx: _Context, leg_i: int, photo_ids: list[int], leg_nodes: list[_Node]) -> np.ndarray:
+    """Altitudes of a distance-triggered leg's photos, interpolated on the profile actually flown."""
     leg = ctx.legs[leg_i]
+    k0 = photo_ids[0] - leg.photo_ids[0]
+    xs, ys = leg.px[k0:k0 + len(photo_ids)], leg.py[k0:k0 + len(photo_ids)]
     start = leg_nodes[0]
+    if len(leg_nodes) < 2:
+        return np.full(len(photo_ids), start.z)
     dist = np.cumsum([0.0] + [math.hypot(b.x - a.x, b.y - a.y) for a, b in zip(leg_nodes, leg_nodes[1:])])
     zs = np.array([n.z for n in leg_nodes])
-    for pid in photo_ids:
-        k = leg.photo_ids.index(pid)
-        x, y = leg.photos[k]
-        d = math.hypot(x - start.x, y - start.y)
-        z = float(np.interp(d, dist, zs)) if len(leg_nodes) > 1 else start.z
-        out[pid] = (x, y, z)
+    return np.interp(np.hypot(xs - start.x, ys - start.y), dist, zs)
+
+
+def _planned_photos(ctx: _Context, pieces: list[tuple[int, int, int]], leg_z: dict[int, np.ndarray],
+                    photo_z: dict[int, float], sortie: int, vehicle: int) -> list[PlannedPhoto]:
+    xs, ys, zs, ids, leg_of = [], [], [], [], []
+    for leg_i, k0, k1 in pieces:
+        leg = ctx.legs[leg_i]
+        pid = leg.photo_ids[k0:k1 + 1]
+        xs.append(leg.px[k0:k1 + 1])
+        ys.append(leg.py[k0:k1 + 1])
+        zs.append(leg_z[leg_i] if leg_i in leg_z else np.array([photo_z[i] for i in pid]))
+        ids.extend(pid)
+        leg_of.extend([leg_i] * len(pid))
+    if not ids:
+        return []
+    lons, lats = ctx.proj.to_lonlat(np.concatenate(xs), np.concatenate(ys))
+    lats = np.round(np.asarray(lats), 8).tolist()
+    lons = np.round(np.asarray(lons), 8).tolist()
+    alts = np.round(np.concatenate(zs), 2).tolist()
+    return [PlannedPhoto(photo_id=i, lat_deg=la, lon_deg=lo, alt_m=z, leg=lg, sortie=sortie, vehicle=vehicle)
+            for i, la, lo, z, lg in zip(ids, lats, lons, alts, leg_of)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -532,11 +541,11 @@ def _fence_items(fence_ll: Polygon, exclusions_ll: list[Polygon]) -> list[Missio
 # the planner
 # ----------------------------------------------------------------------------------------------
 def _to_m(geom: Any, proj: LocalProjection) -> Any:
-    return shp_ops.transform(lambda x, y, z=None: proj.to_xy(x, y), geom)
+    return shapely.transform(geom, lambda x, y: proj.to_xy(x, y), interleaved=False)
 
 
 def _to_ll(geom: Any, proj: LocalProjection) -> Any:
-    return shp_ops.transform(lambda x, y, z=None: proj.to_lonlat(x, y), geom)
+    return shapely.transform(geom, lambda x, y: proj.to_lonlat(x, y), interleaved=False)
 
 
 def plan_survey(area: SurveyArea, camera: Camera, params: SurveyParams, *, dem_path: str | None = None) -> SurveyPlan:
@@ -635,32 +644,27 @@ def plan_survey(area: SurveyArea, camera: Camera, params: SurveyParams, *, dem_p
                    dem, legs, flat)
 
     budget = params.battery_min * 60.0 * (1.0 - params.reserve_frac) if params.battery_min else None
+    whole, whole_time, whole_nodes = _build_mission(ctx, _pieces(ctx, 0, len(flat) - 1), sortie=0, vehicle=0,
+                                                    name="mission")
     vehicle_ranges = _split_vehicles(ctx, params.vehicles, budget)
+    plans = [(v, _split_sorties(ctx, vs, ve, budget)) for v, (vs, ve) in enumerate(vehicle_ranges)]
     parts: list[Mission] = []
     part_times: list[float] = []
     part_nodes: list[_Node] = []
     vehicle_times: list[float] = []
-    for v, (vs, ve) in enumerate(vehicle_ranges):
-        sortie_ranges = _split_sorties(ctx, vs, ve, budget)
-        vt = 0.0
-        for k, (s, e) in enumerate(sortie_ranges):
-            name = _part_name(params.vehicles, len(sortie_ranges), v, k)
-            m, t, pn = _build_mission(ctx, _pieces(ctx, s, e), sortie=k, vehicle=v, name=name)
-            part_nodes.extend(pn)
-            if budget is not None and t > budget * 1.001:
-                warnings.append(f"{name}: terrain breaks lengthen the estimate to {t / 60:.1f} min, over the "
-                                f"{budget / 60:.1f} min budget; keep an eye on the battery.")
-            parts.append(m)
-            part_times.append(t)
-            vt += t
-        vehicle_times.append(vt)
-
-    whole, whole_time, whole_nodes = _build_mission(ctx, _pieces(ctx, 0, len(flat) - 1), sortie=0, vehicle=0,
-                                                    name="mission")
-    if len(parts) == 1:
-        parts = [whole]
-        part_times = [whole_time]
-        vehicle_times = [whole_time]
+    if len(plans) == 1 and len(plans[0][1]) == 1:
+        parts, part_times, vehicle_times = [whole], [whole_time], [whole_time]
+    else:
+        for v, sortie_ranges in plans:
+            vt = 0.0
+            for k, (s, e) in enumerate(sortie_ranges):
+                name = _part_name(params.vehicles, len(sortie_ranges), v, k)
+                m, t, pn = _build_mission(ctx, _pieces(ctx, s, e), sortie=k, vehicle=v, name=name)
+                part_nodes.extend(pn)
+                parts.append(m)
+                part_times.append(t)
+                vt += t
+            vehicle_times.append(vt)
     if dem is not None:
         steep = _steep_warning(ctx, whole_nodes)
         if steep:
