@@ -14,8 +14,9 @@
   if (hashToken) { localStorage.setItem("uavopsToken", decodeURIComponent(hashToken)); }
   var token = localStorage.getItem("uavopsToken") || "";
 
-  var map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([42.5, 72.0], 6);
+  var map = L.map("map", { zoomControl: true, preferCanvas: false, maxZoom: 22 }).setView([42.5, 72.0], 6);
   L.control.scale({ imperial: false }).addTo(map);
+  window.uavopsMap = map;  // for tests and the browser console
   var mosaicLayer = L.layerGroup().addTo(map);
   var damageLayer = L.layerGroup().addTo(map);
   var status = document.getElementById("status");
@@ -118,7 +119,7 @@
                       p.report_id + " v" + p.report_version + "<br>" + (p.start_datetime || ""));
         }
       }).addTo(damageLayer);
-      if (feats.length) { map.fitBounds(layer.getBounds(), { padding: [30, 30], maxZoom: 18 }); }
+      if (feats.length) { map.fitBounds(layer.getBounds(), { padding: [30, 30], maxZoom: 20, animate: false }); }
       return { total: feats.length, counts: counts };
     });
   }
