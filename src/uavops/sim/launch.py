@@ -112,12 +112,17 @@ def run_until_stopped(options: LaunchOptions, on_ready: Callable[[LaunchInfo], N
         raise InputError("--loss works only with --backend builtin (SITL has no link fault injection).")
     if options.ekf_settle_s is not None:
         raise InputError("--ekf-settle works only with --backend builtin; SITL's EKF takes the time it takes.")
-    from .sitl import SitlConfig, SitlProcess
+    from .sitl import SitlConfig, SitlProcess, free_instance, resolve_sitl_bin
 
-    if options.tcp_port < 5760 or (options.tcp_port - 5760) % 10:
-        raise InputError(f"With --backend ardupilot, --tcp must be 5760 + 10*N (SITL instance N), not {options.tcp_port}.")
-    instance = (options.tcp_port - 5760) // 10
-    cfg_sitl = SitlConfig(binary=options.sitl_bin, home=options.home, speedup=options.speedup,  # type: ignore[arg-type]
+    binary = resolve_sitl_bin(options.sitl_bin)
+    if options.tcp_port == 0:
+        instance = free_instance()
+    elif options.tcp_port < 5760 or (options.tcp_port - 5760) % 10:
+        raise InputError(f"With --backend ardupilot, --tcp must be 5760 + 10*N (SITL instance N) or 0 for a free "
+                         f"one, not {options.tcp_port}.")
+    else:
+        instance = (options.tcp_port - 5760) // 10
+    cfg_sitl = SitlConfig(binary=binary, home=options.home, speedup=options.speedup,
                           instance=instance, params_files=[params_file], workdir=options.eeprom_dir,
                           wipe_eeprom=options.wipe, udp_out=udp)
     with SitlProcess(cfg_sitl) as proc:
