@@ -195,3 +195,19 @@ def test_auto_mission_reached_messages_and_camera(vehicle, mav_client):
         de = (b.lng - a.lng) * 1e-7 * 111320 * math.cos(math.radians(vehicle.home.lat_deg))
         dists.append(math.hypot(dn, de))
     assert all(15 < d < 26 for d in dists), dists
+
+
+def test_arm_refused_before_ekf_settles(vehicle, mav_client):
+    gcs = mav_client(vehicle)
+    ack = gcs.command(400, 1)  # right after boot: the EKF does not use GPS yet
+    assert ack is not None and ack.result == 4  # MAV_RESULT_FAILED
+    gcs.recv("HEARTBEAT", 2)
+    assert any(t.startswith(("PreArm:", "Arm:")) for t in gcs.texts), gcs.texts
+
+
+def test_set_mode_message_is_acked(vehicle, mav_client):
+    gcs = mav_client(vehicle)
+    gcs.mav.set_mode_send(1, 1, 5)  # LOITER via the legacy SET_MODE message
+    ack = gcs.recv("COMMAND_ACK", 5, condition=lambda m: m.command == 11)
+    assert ack is not None and ack.result == 0
+    assert gcs.recv("HEARTBEAT", 5, condition=lambda m: m.custom_mode == 5) is not None

@@ -110,6 +110,8 @@ def run_until_stopped(options: LaunchOptions, on_ready: Callable[[LaunchInfo], N
         raise InputError(f"--backend {options.backend} is unknown; use builtin or ardupilot.")
     if options.loss:
         raise InputError("--loss works only with --backend builtin (SITL has no link fault injection).")
+    if options.seed:
+        raise InputError("--seed works only with --backend builtin; SITL's own noise is not seeded from uavops.")
     if options.ekf_settle_s is not None:
         raise InputError("--ekf-settle works only with --backend builtin; SITL's EKF takes the time it takes.")
     from .sitl import SitlConfig, SitlProcess, free_instance, resolve_sitl_bin
