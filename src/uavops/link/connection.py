@@ -127,7 +127,9 @@ class MavConnection:
 
     def __init__(self, transport_factory: Callable[[], MavlinkTransport], *, tlog_path: str | Path | None = None,
                  target_system: int | None = None, heartbeat_timeout_s: float = 3.0,
-                 stream_rate_hz: float = 4.0, reconnect_backoff_s: float = 0.5, name: str = "vehicle") -> None:
+                 stream_rate_hz: float = 4.0, reconnect_backoff_s: float = 0.5, name: str = "vehicle",
+                 gcs_heartbeat_hz: float = 1.0) -> None:
+        self.gcs_heartbeat_s = 1.0 / max(gcs_heartbeat_hz, 0.1)
         self._factory = transport_factory
         self._transport: MavlinkTransport | None = None
         self._target_fixed = target_system
@@ -354,7 +356,7 @@ class MavConnection:
 
     def _housekeeping(self, now: float) -> None:
         if now >= self._next_gcs_heartbeat:
-            self._next_gcs_heartbeat = now + 1.0
+            self._next_gcs_heartbeat = now + self.gcs_heartbeat_s
             self.send_quietly(self.factory.heartbeat_encode(MAV_TYPE_GCS, MAV_AUTOPILOT_INVALID, 0, 0, 4))
         with self._state_lock:
             st = self._state

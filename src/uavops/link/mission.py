@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MissionTransferError
-from ..mission import MAV_MISSION_TYPE, MissionItem, items_match
+from ..mission import MAV_MISSION_TYPE, MissionItem, is_global_frame, items_match
 from .connection import MavConnection
 
 __all__ = ["TransferPolicy", "VerifyResult", "MissionClient", "mission_result_text", "MISSION_TYPE_NAMES"]
@@ -86,6 +86,7 @@ class MissionClient:
     def __init__(self, conn: MavConnection, policy: TransferPolicy | None = None) -> None:
         self.conn = conn
         self.policy = policy or TransferPolicy()
+        self.last_raw: list[tuple[str, dict[str, Any]]] = []
 
     # --- upload ------------------------------------------------------------------------
     def upload(self, items: list[MissionItem], mission_type: int = MAV_MISSION_TYPE.MISSION) -> bool:
@@ -211,6 +212,7 @@ class MissionClient:
                 raise MissionTransferError(f"The vehicle did not say how many {what} items it holds after "
                                            f"{pol.max_retries} retries; check the link.")
             got: dict[int, MissionItem] = {}
+            raw: dict[int, tuple[str, dict[str, Any]]] = {}
             attempts: dict[int, int] = {}
             sent_at: dict[int, float] = {}
             next_seq = 0
@@ -250,10 +252,12 @@ class MissionClient:
                 if seq >= count or seq in got:
                     continue
                 fields = msg.to_dict()
+                raw[seq] = (kind, fields)
                 got[seq] = (MissionItem.from_int_fields(**fields) if kind == "MISSION_ITEM_INT"
                             else MissionItem.from_float_fields(**fields))
                 sent_at.pop(seq, None)
             conn.send(conn.factory.mission_ack_encode(ts, tc, _ACCEPTED, mission_type))
+        self.last_raw = [raw[i] for i in range(count)]
         return [got[i] for i in range(count)]
 
     # --- verify / clear ----------------------------------------------------------------
@@ -277,10 +281,18 @@ class MissionClient:
     def verify(self, items: list[MissionItem], mission_type: int = MAV_MISSION_TYPE.MISSION) -> VerifyResult:
         """Download and compare (home, item 0 of the mission type, excepted)."""
         back = self.download(mission_type)
+        raw = self.last_raw
         mismatches = []
         for seq, (sent, got) in enumerate(zip(items, back)):
             if mission_type == MAV_MISSION_TYPE.MISSION and seq == 0:
                 continue
+            if not is_global_frame(sent.frame) and got.frame != sent.frame:
+                # ArduPilot stores no frame for DO_/CONDITION_ commands and reports them as
+                # MAV_FRAME_GLOBAL on download; x/y are raw there, so re-read them in our frame.
+                kind, fields = raw[seq]
+                fields = {**fields, "frame": sent.frame}
+                got = (MissionItem.from_int_fields(**fields) if kind == "MISSION_ITEM_INT"
+                       else MissionItem.from_float_fields(**fields))
             if not items_match(sent, got):
                 mismatches.append(seq)
         ok = len(back) == len(items) and not mismatches

@@ -34,7 +34,10 @@ class GroundLink:
 
     def __init__(self, connect: str | Callable[[], MavlinkTransport], *, tlog_path: str | Path | None = None,
                  policy: TransferPolicy | None = None, heartbeat_timeout_s: float = 3.0,
-                 stream_rate_hz: float = 4.0, name: str | None = None) -> None:
+                 stream_rate_hz: float = 4.0, name: str | None = None, gcs_heartbeat_hz: float = 1.0) -> None:
+        """``gcs_heartbeat_hz``: our own heartbeat rate; raise it for sped-up simulators, whose
+        GCS failsafe (FS_GCS_TIMEOUT) counts in simulated seconds."""
+        self._gcs_hb_hz = gcs_heartbeat_hz
         if isinstance(connect, str):
             from .pymavlink_ import PymavlinkTransport, parse_connection
 
@@ -62,7 +65,8 @@ class GroundLink:
         """Open the link, start the reader; wait for the first heartbeat unless timeout is None."""
         if self._conn is None:
             self._conn = MavConnection(self._factory, tlog_path=self._tlog_path, heartbeat_timeout_s=self._hb_timeout,
-                                       stream_rate_hz=self._rate, name=self.name).start()
+                                       stream_rate_hz=self._rate, name=self.name,
+                                       gcs_heartbeat_hz=self._gcs_hb_hz).start()
             self._mission = MissionClient(self._conn, self._policy)
             self._params = ParamClient(self._conn)
             self._action = ActionClient(self._conn)
