@@ -17,7 +17,7 @@ from uavops.plan.model import SurveyParams
 from uavops.plan.survey import plan_survey
 
 CAM = get_camera("DJI Phantom 4 Pro")
-PROPS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _proj(plan):  # type: ignore[no-untyped-def]

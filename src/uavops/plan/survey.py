@@ -99,7 +99,9 @@ def cap_speed(speed_mps: float, trigger_distance_m: float, min_interval_s: float
     """Speed within the camera's minimum photo interval and ≤ ½ px motion blur, with warnings."""
     warnings: list[str] = []
     speed = speed_mps
-    if not hover and min_interval_s > 0:
+    if hover:  # photos are taken while hovering: neither limit applies to the transit speed
+        return speed, warnings
+    if min_interval_s > 0:
         vmax = trigger_distance_m / min_interval_s
         if speed > vmax * 1.001:
             warnings.append(f"Speed capped from {speed:.1f} to {vmax:.1f} m/s so photos are at least "
