@@ -555,6 +555,22 @@ class GcsHub:
     def _on_mission_ack(self, link: "Link", msg: Any) -> None:
         pass
 
+    def _on_file_transfer_protocol(self, link: "Link", msg: Any) -> None:
+        """MAVLink FTP is not simulated: NAK every request (FileNotFound) so ground stations fall
+        back to PARAM_REQUEST_LIST and mission download straight away instead of timing out."""
+        payload = bytes(msg.payload)
+        seq = int.from_bytes(payload[0:2], "little")
+        session, opcode = payload[2], payload[3]
+        reply = bytearray(251)
+        reply[0:2] = ((seq + 1) & 0xFFFF).to_bytes(2, "little")
+        reply[2] = session
+        reply[3] = 129  # NAK
+        reply[4] = 1  # size
+        reply[5] = opcode
+        reply[12] = 10  # FileNotFound
+        link.send(self.enc.file_transfer_protocol_encode(0, msg.get_srcSystem(), msg.get_srcComponent(),
+                                                         list(reply)))
+
     def _on_set_position_target_global_int(self, link: "Link", msg: Any) -> None:
         v = self.v
         mask = msg.type_mask

@@ -150,6 +150,7 @@ class MissionProtocol:
             link.send(self.hub.enc.statustext_encode(6, b"Flight plan received"))
             self.hub.v.params.set("MIS_TOTAL", self.item_count(), internal=True, persist=False)
         else:
+            link.send(self.hub.enc.statustext_encode(6, b"Rally points received"))
             self.hub.v.params.set("RALLY_TOTAL", self.item_count(), internal=True, persist=False)
         self._fence_buffer = []
         self._ack(link, *src, MAV_MISSION_RESULT.ACCEPTED)
@@ -165,8 +166,8 @@ class MissionProtocol:
         now = self._now()
         if now - self.t_last_receive > UPLOAD_TIMEOUT_S:
             self.receiving = False
-            if self.mission_type == MAV_MISSION_TYPE.MISSION:
-                self.link.send(self.hub.enc.statustext_encode(4, b"Mission upload timeout"))
+            what = {0: b"Mission", 1: b"Fence", 2: b"Rally"}[self.mission_type]
+            self.link.send(self.hub.enc.statustext_encode(4, what + b" upload timeout"))
             self._ack(self.link, *self.dest, MAV_MISSION_RESULT.OPERATION_CANCELLED)
             self.link = None
             self._fence_buffer = []

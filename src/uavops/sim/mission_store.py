@@ -83,7 +83,7 @@ def to_stored(item: MissionItem) -> tuple[int, MissionItem | None]:
     if cmd in LOCATION_COMMANDS:
         frame = _FRAME_NORMAL.get(item.frame)
         if frame is None:
-            if item.frame == MAV_FRAME.MISSION and cmd in (20,):
+            if item.frame == MAV_FRAME.MISSION:  # AP_Mission treats it as absolute altitude
                 frame = MAV_FRAME.GLOBAL
             else:
                 return MAV_MISSION_RESULT.UNSUPPORTED_FRAME, None
@@ -107,33 +107,38 @@ def to_stored(item: MissionItem) -> tuple[int, MissionItem | None]:
 
 
 def _fence_stored(item: MissionItem) -> tuple[int, MissionItem | None]:
+    """As MissionItemProtocol_Fence: global frames only; read back with frame 0, z 0."""
+    if item.frame not in _FRAME_NORMAL:
+        return MAV_MISSION_RESULT.UNSUPPORTED_FRAME, None
     if item.command not in FENCE_COMMANDS:
         return MAV_MISSION_RESULT.UNSUPPORTED, None
+    p1 = 0.0
     if item.command in (MAV_CMD.NAV_FENCE_POLYGON_VERTEX_INCLUSION, MAV_CMD.NAV_FENCE_POLYGON_VERTEX_EXCLUSION):
-        if item.param1 < 3:
-            return MAV_MISSION_RESULT.INVALID_PARAM1, None
-    if item.command in (MAV_CMD.NAV_FENCE_CIRCLE_INCLUSION, MAV_CMD.NAV_FENCE_CIRCLE_EXCLUSION):
-        if item.param1 <= 0:
-            return MAV_MISSION_RESULT.INVALID_PARAM1, None
-    frame = _FRAME_NORMAL.get(item.frame, MAV_FRAME.GLOBAL)
+        p1 = float(int(item.param1) & 0xFF)
+    elif item.command in (MAV_CMD.NAV_FENCE_CIRCLE_INCLUSION, MAV_CMD.NAV_FENCE_CIRCLE_EXCLUSION):
+        p1 = _f32(item.param1)
     lat = round(item.param5 * 1e7) / 1e7
     lon = round(item.param6 * 1e7) / 1e7
-    keep_p1 = _f32(item.param1)
-    return MAV_MISSION_RESULT.ACCEPTED, MissionItem(item.command, frame, keep_p1, 0.0, 0.0, 0.0, lat, lon, 0.0, 1,
-                                                     MAV_MISSION_TYPE.FENCE)
+    return MAV_MISSION_RESULT.ACCEPTED, MissionItem(item.command, MAV_FRAME.GLOBAL, p1, 0.0, 0.0, 0.0, lat, lon, 0.0,
+                                                     1, MAV_MISSION_TYPE.FENCE)
 
 
 def _rally_stored(item: MissionItem) -> tuple[int, MissionItem | None]:
+    """As MissionItemProtocol_Rally: relative-altitude frames only, altitude kept as whole metres."""
     if item.command != MAV_CMD.NAV_RALLY_POINT:
         return MAV_MISSION_RESULT.UNSUPPORTED, None
-    frame = _FRAME_NORMAL.get(item.frame)
-    if frame is None:
+    if item.frame not in (MAV_FRAME.GLOBAL_RELATIVE_ALT, MAV_FRAME.GLOBAL_RELATIVE_ALT_INT):
         return MAV_MISSION_RESULT.UNSUPPORTED_FRAME, None
+    if not -90 <= item.param5 <= 90:
+        return MAV_MISSION_RESULT.INVALID_PARAM5_X, None
+    if not -180 <= item.param6 <= 180:
+        return MAV_MISSION_RESULT.INVALID_PARAM6_Y, None
+    if not -32768 <= item.param7 <= 32767:
+        return 7, None  # MAV_MISSION_INVALID_PARAM7
     lat = round(item.param5 * 1e7) / 1e7
     lon = round(item.param6 * 1e7) / 1e7
-    alt = float(round(item.param7))
-    return MAV_MISSION_RESULT.ACCEPTED, MissionItem(item.command, frame, 0.0, 0.0, 0.0, 0.0, lat, lon, alt, 1,
-                                                     MAV_MISSION_TYPE.RALLY)
+    return MAV_MISSION_RESULT.ACCEPTED, MissionItem(item.command, MAV_FRAME.GLOBAL_RELATIVE_ALT, 0.0, 0.0, 0.0, 0.0,
+                                                     lat, lon, float(int(item.param7)), 1, MAV_MISSION_TYPE.RALLY)
 
 
 class MissionStore:

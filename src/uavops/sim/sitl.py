@@ -23,7 +23,7 @@ from ..errors import SimError
 from ..locations import Location
 from .profiles import find_profile
 
-__all__ = ["SitlConfig", "SitlProcess", "resolve_sitl_bin", "free_instance"]
+__all__ = ["SitlConfig", "SitlProcess", "resolve_sitl_bin", "free_instance", "sitl_base_defaults"]
 
 
 def resolve_sitl_bin(path: str | Path | None) -> Path:
@@ -44,6 +44,20 @@ def resolve_sitl_bin(path: str | Path | None) -> Path:
     if not os.access(p, os.X_OK):
         raise SimError(f"The SITL binary {p} is not executable; run chmod +x on it.")
     return p
+
+
+def sitl_base_defaults(binary: Path) -> Path | None:
+    """ArduPilot's own SITL defaults (``copter.parm``) that sim_vehicle.py always passes first.
+
+    Looked for beside the binary, then where an ArduPilot checkout keeps it relative to
+    ``build/sitl/bin/arducopter``.
+    """
+    candidates = [binary.parent / "copter.parm",
+                  binary.parent.parent.parent.parent / "Tools" / "autotest" / "default_params" / "copter.parm"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None
 
 
 def _port_free(port: int) -> bool:
@@ -78,7 +92,8 @@ class SitlConfig:
     wipe_eeprom: bool = True
     model: str = "+"
     udp_out: str | None = None
-    seed: int | None = None
+    base_defaults: Path | None = None
+    """ArduPilot's copter.parm (default: found beside the binary or in its ArduPilot checkout)."""
 
 
 class SitlProcess:
@@ -112,7 +127,10 @@ class SitlProcess:
 
     def command(self) -> list[str]:
         cfg = self.config
-        params = cfg.params_files or [find_profile()]
+        params = list(cfg.params_files or [find_profile()])
+        base = cfg.base_defaults if cfg.base_defaults is not None else sitl_base_defaults(self.binary)
+        if base is not None:
+            params.insert(0, base)
         cmd = [str(self.binary), "--model", cfg.model, "--speedup", f"{cfg.speedup:g}", "--home",
                cfg.home.sitl_home(), "-I", str(self.instance), "--defaults", ",".join(str(Path(p).resolve()) for p in params)]
         if cfg.wipe_eeprom:
