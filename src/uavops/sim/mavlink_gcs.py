@@ -86,8 +86,7 @@ class GcsHub:
         self._last_heartbeat_t = -1.0
         self.statustexts: list[tuple[float, int, str]] = []
         vehicle.events = self  # type: ignore[assignment]
-        self._mission_request_warned = False
-        self._mission_item_warned = False
+        self._banner_sent = False
 
     # --- VehicleEvents -------------------------------------------------------------------
     def text(self, severity: int, text: str) -> None:
@@ -129,6 +128,10 @@ class GcsHub:
     def tick(self) -> None:
         """Called after every simulation step: heartbeat, streams, mission protocol timeouts."""
         t = self.v.t
+        if not self._banner_sent:
+            self._banner_sent = True
+            for line in ("ArduCopter V4.7.0-dev (uavops builtin simulator)", "Frame: QUAD/PLUS"):
+                self.text(MAV_SEVERITY.INFO, line)
         if t - self._last_heartbeat_t >= 1.0 - 1e-9:
             self._last_heartbeat_t = t
             self.broadcast(self._make("HEARTBEAT"))
