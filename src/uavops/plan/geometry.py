@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from shapely import affinity
-from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
+from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.ops import unary_union
+from shapely.prepared import prep
 
 __all__ = ["Segment", "sweep_segments", "auto_angle", "order_segments", "count_segments",
            "longest_edge_angle", "detour", "line_angle_to_rotation", "corner_xy"]
@@ -240,7 +241,7 @@ def detour(ax: float, ay: float, bx: float, by: float, blocked: Polygon | MultiP
     for poly in getattr(around, "geoms", [around]):
         nodes.extend(list(poly.convex_hull.exterior.coords)[:-1])
     n = len(nodes)
-    prepared = shapely.prepared.prep(blocked)
+    prepared = prep(blocked)
 
     def clear(i: int, j: int) -> bool:
         return not prepared.intersects(LineString([nodes[i], nodes[j]]))

@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, MultiPoint, MultiPolygon, Point, Polygon
+from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from shapely.ops import unary_union
 
 from ..errors import PlanError
