@@ -68,3 +68,20 @@ def test_dem_must_cover_the_area(tmp_path):
     dem = write_ridge_dem(tmp_path / "small.tif", size_m=400.0)
     with pytest.raises(PlanError, match="does not cover"):
         plan_survey(area_from_m(box(-700, -300, 700, 300)), P4P, SurveyParams(alt_m=80), dem_path=str(dem))
+
+
+def test_cli_dem_writes_amsl_plan(run_cli, ridge_dem, tmp_path):
+    import json
+
+    from uavops.plan.formats import read_mission
+
+    r = run_cli("plan", "--bbox", "76.845,43.198,76.855,43.202", "--alt", "70", "--dem", str(ridge_dem),
+                "--out", str(tmp_path / "t"), "--json", "--no-png")
+    assert r.exit_code == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["terrain_following"] is True and s["home"]["alt_amsl_m"] > 790
+    m = read_mission(tmp_path / "t" / "mission.plan")
+    wps = [it for it in m.items if it.command == MAV_CMD.NAV_WAYPOINT]
+    assert all(it.frame == MAV_FRAME.GLOBAL and it.alt_m > 850 for it in wps)
+    plan_json = json.loads((tmp_path / "t" / "mission.plan").read_text())
+    assert {i.get("AltitudeMode") for i in plan_json["mission"]["items"] if i["command"] == 16} == {2}
