@@ -369,7 +369,10 @@ class SimVehicle:
             return ["Arm: Mode not armable"]
         if self.mode in (6, 9, 21):
             return ["Arm: Mode not armable"]
-        if not self.position_ok():
+        needs_position = self.mode in GPS_MODES or self.fence.enabled()  # AP_Arming_Copter::mandatory_gps_checks
+        if not needs_position and self.t < min(2.0, self.ekf.settle_s):
+            return ["PreArm: AHRS not healthy"] if checks else []
+        if needs_position and not self.position_ok():
             if not self.gps.has_fix(self.t):
                 reasons.append("Arm: Need Position Estimate")
                 if checks:
