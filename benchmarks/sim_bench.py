@@ -22,7 +22,6 @@ from pymavlink import mavutil  # noqa: E402
 from uavops.locations import get_location  # noqa: E402
 from uavops.mission import MAV_CMD, MAV_FRAME, MissionItem  # noqa: E402
 from uavops.sim import SimConfig, start_sim  # noqa: E402
-from uavops.sim.config import SimConfig as _Cfg  # noqa: E402,F401
 from uavops.sim.geo import offset_deg  # noqa: E402
 from uavops.sim.profiles import find_profile  # noqa: E402
 from uavops.sim.runner import RunningSim  # noqa: E402

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import time
 
-import pytest
 
 from fixtures.vehicles import MavClient
 from sim_harness import HOME, at, home_item, takeoff

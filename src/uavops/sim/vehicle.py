@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..locations import Location
-from ..mission import MAV_CMD, MAV_FRAME, MissionItem
+from ..mission import MAV_FRAME, MissionItem
 from .camera import Camera, CameraTrigger
 from .fence import Fence
 from .geo import ne_from, offset_deg, wrap_180, wrap_360
