@@ -87,6 +87,7 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
     """Build the hub application from settings (or a full :class:`HubConfig`)."""
     config = settings if isinstance(settings, HubConfig) else HubConfig.from_settings(settings)
     svc = service or HubService(config)
+    _warm_up()
     app = FastAPI(title="uavops regional coordination hub", version="1.0",
                   description=__doc__, redirect_slashes=False, docs_url="/docs", redoc_url=None,
                   openapi_url="/openapi.json")
@@ -364,6 +365,14 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
                             headers={"Uavops-Report-Id": result["report_id"]})
 
     return app
+
+
+def _warm_up() -> None:
+    """Import the heavy validation libraries now, not inside the first upload's finalisation."""
+    import PIL.Image  # noqa: F401
+    import rasterio  # noqa: F401
+    import rasterio.warp  # noqa: F401
+    import shapely.geometry  # noqa: F401
 
 
 class _TusVersionError(HubError):

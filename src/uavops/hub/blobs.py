@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -47,9 +48,13 @@ class LocalBlobStore:
         if target.exists():
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        shutil.copyfile(src, tmp)
-        with open(tmp, "rb+") as fh:
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)  # same file system: no copy; the staging name is removed later
+        except OSError:
+            shutil.copyfile(src, tmp)
+        with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
 

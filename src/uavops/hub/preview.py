@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = ["Preview", "make_preview"]
 
-MAX_PREVIEW_PX = 1024
+MAX_PREVIEW_PX = 768
 
 
 @dataclass(frozen=True)
@@ -18,33 +18,42 @@ class Preview:
     bounds_wgs84: tuple[float, float, float, float]
 
 
+def _to_uint8(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """Stretch to 0..255 (2nd to 98th percentile) unless the data already are bytes."""
+    if data.dtype == np.uint8:
+        return data
+    values = data.astype(np.float64)
+    mask = np.ones(values.shape[1:], bool) if nodata is None else ~(values == nodata).any(axis=0)
+    lo, hi = np.percentile(values[:, mask], [2, 98]) if mask.any() else (0.0, 1.0)
+    return np.clip((values - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
+
+
 def make_preview(src: Path, out: Path, max_px: int = MAX_PREVIEW_PX) -> Preview:
     """Reproject ``src`` to EPSG:4326 at most ``max_px`` on a side and write an RGBA PNG."""
     import rasterio
     from PIL import Image
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
+    from rasterio.transform import Affine
+
     with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), rasterio.open(src, driver="GTiff") as ds:
-        transform, width, height = calculate_default_transform(ds.crs, "EPSG:4326", ds.width, ds.height,
-                                                               *ds.bounds)
-        scale = max(width, height) / max_px if max(width, height) > max_px else 1.0
-        width, height = max(1, int(width / scale)), max(1, int(height / scale))
-        transform = transform * transform.scale(scale, scale)
+        # Read at preview resolution first (GDAL uses the COG's overviews), then reproject the small array.
+        shrink = max(1.0, max(ds.width, ds.height) / max_px)
+        src_w, src_h = max(1, round(ds.width / shrink)), max(1, round(ds.height / shrink))
         bands = min(ds.count, 3)
-        dst = np.zeros((bands, height, width), dtype=np.float64)
-        for i in range(bands):
-            reproject(rasterio.band(ds, i + 1), dst[i], dst_transform=transform, dst_crs="EPSG:4326",
-                      resampling=Resampling.bilinear, dst_nodata=np.nan)
-        valid = ~np.isnan(dst).any(axis=0)
-        if valid.any():
-            lo, hi = np.nanpercentile(dst[:, valid], [2, 98])
-        else:
-            lo, hi = 0.0, 1.0
-        scaled = np.clip((np.nan_to_num(dst) - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
-        rgb = np.repeat(scaled, 3, axis=0) if bands == 1 else (
-            np.concatenate([scaled, scaled[-1:]], axis=0) if bands == 2 else scaled)
-        alpha = (valid * 255).astype(np.uint8)[None]
-        Image.fromarray(np.concatenate([rgb, alpha]).transpose(1, 2, 0), "RGBA").save(out, optimize=True)
+        src_data = ds.read(list(range(1, bands + 1)), out_shape=(bands, src_h, src_w),
+                           resampling=Resampling.average)
+        src_data = _to_uint8(src_data, ds.nodata)
+        src_transform = ds.transform * Affine.scale(ds.width / src_w, ds.height / src_h)
+        transform, width, height = calculate_default_transform(ds.crs, "EPSG:4326", src_w, src_h, *ds.bounds)
+        # one extra band of 255s marks where the source has data; it becomes the PNG's alpha
+        src_rgba = np.concatenate([src_data, np.full((1, src_h, src_w), 255, np.uint8)])
+        dst = np.zeros((bands + 1, height, width), dtype=np.uint8)
+        reproject(src_rgba, dst, src_transform=src_transform, src_crs=ds.crs, dst_transform=transform,
+                  dst_crs="EPSG:4326", resampling=Resampling.nearest)
+        rgb = np.repeat(dst[:1], 3, axis=0) if bands == 1 else (
+            np.concatenate([dst[:2], dst[1:2]], axis=0) if bands == 2 else dst[:3])
+        Image.fromarray(np.concatenate([rgb, dst[-1:]]).transpose(1, 2, 0), "RGBA").save(out, compress_level=1)
         west, north = transform.c, transform.f
         east, south = west + transform.a * width, north + transform.e * height
     return Preview(out, (west, south, east, north))
