@@ -173,3 +173,12 @@ def test_repair_swaps_lat_lon(run_cli, tmp_path):
     assert "swapped" in r.stderr
     home = json.loads(r.stdout)["home"]
     assert 47.8 < home["lat_deg"] < 48.0 and 106.8 < home["lon_deg"] < 107.0
+
+
+def test_replanning_removes_stale_sortie_files(run_cli, tmp_path):
+    out = tmp_path / "re"
+    r = run_cli("plan", str(EXAMPLE), "--alt", "80", "--battery-min", "20", "--out", str(out), "--no-png")
+    assert r.exit_code == 0 and (out / "sortie_2.plan").exists()
+    r = run_cli("plan", str(EXAMPLE), "--alt", "80", "--out", str(out), "--no-png")
+    assert r.exit_code == 0
+    assert not list(out.glob("sortie_*")) and (out / "mission.plan").exists()

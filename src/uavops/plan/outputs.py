@@ -39,6 +39,21 @@ def part_relpath(plan: SurveyPlan, part: Mission) -> str | None:
     return f"sortie_{part.sortie + 1}"
 
 
+def _remove_stale_parts(out: Path, keep: set[str]) -> None:
+    """Delete part files an earlier plan left in this folder, so no one flies a stale sortie."""
+    stale = list(out.glob("sortie_*.plan")) + list(out.glob("sortie_*.waypoints"))
+    for sub in out.glob("vehicle_*"):
+        if sub.is_dir():
+            stale += [p for p in sub.iterdir() if p.suffix in (".plan", ".waypoints")
+                      and (p.stem == "mission" or p.stem.startswith("sortie_"))]
+    for path in stale:
+        if path.relative_to(out).as_posix() not in keep:
+            path.unlink()
+    for sub in out.glob("vehicle_*"):
+        if sub.is_dir() and not any(sub.iterdir()):
+            sub.rmdir()
+
+
 def write_outputs(plan: SurveyPlan, out_dir: str | Path, *, png: bool = True) -> dict[str, Any]:
     """Write every file of the plan; returns the summary (with its ``layout``) also written to summary.json."""
     out = ensure_out_dir(out_dir)
@@ -58,10 +73,14 @@ def write_outputs(plan: SurveyPlan, out_dir: str | Path, *, png: bool = True) ->
         files.append({"path": f"{rel}.plan", "waypoints": f"{rel}.waypoints", "role": "part",
                       "vehicle": part.vehicle + 1, "sortie": part.sortie + 1, "time_s": round(t, 1),
                       "photos": len(part.photos), "legs": [leg.leg for leg in part.legs]})
+    _remove_stale_parts(out, {f["path"] for f in files} | {f["waypoints"] for f in files})
     write_preview_geojson(plan, out / "preview.geojson")
     if png:
         write_preview_png(plan, out / "preview.png")
+    elif (out / "preview.png").exists():
+        (out / "preview.png").unlink()  # an older plan's picture would mislead
     summary = dict(plan.summary)
-    summary["layout"] = {"note": LAYOUT_NOTE, "files": files, "preview": ["preview.geojson", "preview.png"]}
+    summary["layout"] = {"note": LAYOUT_NOTE, "files": files,
+                         "preview": ["preview.geojson", "preview.png"] if png else ["preview.geojson"]}
     write_json(out / "summary.json", summary)
     return summary
