@@ -66,7 +66,68 @@ def test_migrations_match_the_schema(tmp_path, hub_database_url):
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     engine.dispose()
-    assert diff == [] and version == "0001"
+    assert diff == [] and version == "0002"
+
+
+def test_audit_log_is_append_only(hub, package, tmp_path):
+    import sqlalchemy as sa
+    from sqlalchemy.exc import DatabaseError
+
+    from uavops.hub import db
+
+    with hub.upload_client() as client:
+        client.upload(package, Outbox(tmp_path / "o"))
+    with hub.service.engine.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(db.audit_log)).scalar_one()
+    assert n >= 8  # orgs, event, tokens, upload, report
+    for stmt in (db.audit_log.update().values(action="tampered"), db.audit_log.delete()):
+        with pytest.raises(DatabaseError, match="append-only"):
+            with hub.service.engine.begin() as conn:
+                conn.execute(stmt)
+    with hub.service.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.audit_log)).scalar_one() == n
+
+
+def test_concurrent_finalise_gives_one_report(sqlite_hub, package, tmp_path):
+    """Two finalise calls racing (a client retry while the first still runs) register one report."""
+    import threading
+
+    from uavops.hub.service import UploadBusyError
+
+    entry = Outbox(tmp_path / "o").enqueue(package)
+    kg = sqlite_hub.service.authenticate(f"Bearer {sqlite_hub.tokens['kg']}")
+    state, _ = sqlite_hub.service.create_upload(kg, entry.size_bytes, entry.package_id, entry.sha256,
+                                                entry.package_sha256)
+    sqlite_hub.service.append_chunk(kg, state.id, 0, entry.archive.read_bytes(), None)
+    results: list[object] = []
+
+    def fin() -> None:
+        try:
+            results.append(sqlite_hub.service.finalize_upload(kg, state.id)["report_id"])
+        except UploadBusyError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=fin) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = {r for r in results if isinstance(r, str)}
+    assert len(ids) == 1 and len(sqlite_hub.service.list_reports()) == 1
+    assert sqlite_hub.service.finalize_upload(kg, state.id)["report_id"] in ids
+
+
+def test_stale_staging_files_are_purged(sqlite_hub):
+    import os
+    import time
+
+    old = sqlite_hub.service.upload_dir / "deadbeef.bin"
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    fresh = sqlite_hub.service.upload_dir / "cafebabe.bin"
+    fresh.write_bytes(b"y")
+    assert sqlite_hub.service.purge_stale() == 1
+    assert not old.exists() and fresh.exists()
 
 
 def test_sqlite_runs_in_wal_mode(sqlite_hub):

@@ -58,6 +58,13 @@ class ChecksumMismatchError(HubError):
     code = "checksum_mismatch"
 
 
+class UploadBusyError(HubError):
+    """Another request is finalising this upload right now (HTTP 423); retry shortly."""
+
+    http_status = 423
+    code = "locked"
+
+
 class UploadGoneError(HubError):
     http_status = 410
     code = "upload_expired"
@@ -138,6 +145,30 @@ class HubService:
         self.staging_dir = config.data_dir / "staging"
         self.upload_dir.mkdir(parents=True, exist_ok=True)
         self.staging_dir.mkdir(parents=True, exist_ok=True)
+        self.purge_stale()
+
+    def purge_stale(self, min_age_s: float = 3600.0) -> int:
+        """Forget expired uploads and remove staging leftovers of crashed finalisations; returns files removed.
+
+        Only files older than ``min_age_s`` go, so another worker's work in progress is never touched.
+        """
+        import time
+
+        now = db.iso()
+        removed = 0
+        with db.read_conn(self.engine) as conn:
+            keep = {r for (r,) in conn.execute(sa.select(db.uploads.c.id).where(
+                db.uploads.c.status == "open", db.uploads.c.expires_at > now))}
+        cutoff = time.time() - min_age_s
+        for path in list(self.upload_dir.glob("*.bin")) + list(self.staging_dir.iterdir()):
+            try:
+                if path.stat().st_mtime > cutoff or (path.suffix == ".bin" and path.stem in keep):
+                    continue
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
     def close(self) -> None:
         self.engine.dispose()
@@ -428,6 +459,28 @@ class HubService:
             raise ConflictError(f"The upload is incomplete ({row['offset']} of {row['length']} bytes); send the "
                                 "rest before finalising.")
         path = self._upload_path(upload_id)
+        try:
+            lock = open(path, "rb")
+        except FileNotFoundError:  # finalised by a concurrent request a moment ago
+            with db.read_conn(self.engine) as conn:
+                row = self._own_upload(conn, principal, upload_id)
+            if row["status"] == "finished":
+                return {"report_id": row["report_id"], "version": row["version"], "status": "exists"}
+            raise NotFoundError("The uploaded bytes are gone from the hub; start the upload again.") from None
+        with lock:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UploadBusyError("This upload is being finalised by another request; ask again in a "
+                                      "moment.") from None
+            with db.read_conn(self.engine) as conn:
+                row = self._own_upload(conn, principal, upload_id)
+            if row["status"] == "finished":
+                return {"report_id": row["report_id"], "version": row["version"], "status": "exists"}
+            return self._finalize_locked(principal, row, path)
+
+    def _finalize_locked(self, principal: Principal, row: Any, path: Path) -> dict[str, Any]:
+        upload_id = row["id"]
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             while block := fh.read(1 << 20):
@@ -446,8 +499,7 @@ class HubService:
             result = self._register(principal, row, pkg, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        if result["status"] != "failed":
-            path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         return result
 
     def _register(self, principal: Principal, upload: Any, pkg: ValidatedPackage, work: Path) -> dict[str, Any]:
