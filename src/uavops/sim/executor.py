@@ -38,6 +38,8 @@ class MissionRunner:
         self._nav_phase = ""
         self._hold_until: float | None = None
         self.do_queue: list[int] = []  # DO/CONDITION items still to run while the current nav flies
+        self._takeoff_pending: float | None = None
+        self._resume_pending: list[int] = []  # DO items before the nav chosen by set_current, run on resume
         self.cond_item: tuple[int, MissionItem] | None = None
         self._cond_until = 0.0
         self.jump_counts: dict[int, int] = {}
@@ -77,13 +79,14 @@ class MissionRunner:
         self.v.events.mission_current_changed()
 
     def start_or_resume(self) -> None:
-        if int(self.v.params["MIS_RESTART"]) == 1 or self.state == COMPLETE or self.nav_index is None:
-            if self.state != STOPPED or self.nav_index is None:
-                self.start()
-                return
+        """AP_Mission::start_or_resume: restart with MIS_RESTART 1 or after completion, else resume."""
+        if int(self.v.params["MIS_RESTART"]) == 1 or self.state == COMPLETE or self.nav_index is None \
+                or self.nav_index >= len(self.items):
+            self.start()
+            return
         self.state = RUNNING
-        if self.nav_index is not None:
-            self._start_nav(self.nav_index)
+        pending, self._resume_pending = self._resume_pending, []
+        self._start_nav(self.nav_index, pending)
 
     def stop(self) -> None:
         if self.state == RUNNING:
@@ -106,17 +109,21 @@ class MissionRunner:
         self.cond_item = None
         if self.state == COMPLETE:
             self.state = STOPPED
-        # find the first nav command at or after seq
+        # find the first nav command at or after seq; DO commands on the way run with it
         idx = seq
+        pending: list[int] = []
         while idx < len(self.items) and not is_nav_command(self.items[idx].command):
+            if self.items[idx].command != MAV_CMD.DO_JUMP:
+                pending.append(idx)
             idx += 1
         if idx >= len(self.items):
             return False
         if running:
-            self._start_nav(idx)
+            self._start_nav(idx, pending)
         else:
             self.nav_index = idx
             self.nav_item = self.items[idx]
+            self._resume_pending = pending
         self.v.events.mission_current_changed()
         return True
 
@@ -170,11 +177,15 @@ class MissionRunner:
         v.text(6, f"Mission: {idx} {COMMAND_NAMES.get(item.command, str(item.command))}")
         v.events.mission_current_changed()
         cmd = item.command
+        self._takeoff_pending = None
         if cmd == MAV_CMD.NAV_TAKEOFF:
             _, _, alt = v.location_to_ne_alt(item)
             alt = max(alt, 1.0)
             if v.landed:
-                v.start_takeoff(alt)
+                if v.auto_armed and v.armed:
+                    v.start_takeoff(alt)
+                else:  # AUTO on the ground waits for MISSION_START (or throttle) before lifting off
+                    self._takeoff_pending = alt
             else:
                 v.phase = "takeoff"
                 v.target = (v.n, v.e, max(alt, v.alt))
@@ -343,6 +354,9 @@ class MissionRunner:
             if not self._advance_nav(1):
                 self._complete()
                 return
+        if self._takeoff_pending is not None and v.landed and v.auto_armed:
+            v.start_takeoff(self._takeoff_pending)
+            self._takeoff_pending = None
         if self.nav_item is not None and v.phase in ("rtl",):
             v._rtl_update()
         if self._verify_condition():

@@ -357,11 +357,13 @@ class GcsHub:
         if cmd == M.MAV_CMD_MISSION_START:
             if p[0] != 0 or p[1] != 0:
                 return R.DENIED
+            was_auto_armed = v.auto_armed
+            v.auto_armed = v.armed  # Copter: set_auto_armed(true) — AUTO may now lift off
             if v.set_mode(3):
-                v.auto_armed = True
                 if v.mission.state != 1:
                     v.mission.start_or_resume()
                 return R.ACCEPTED
+            v.auto_armed = was_auto_armed
             return R.FAILED
         if cmd == M.MAV_CMD_NAV_RETURN_TO_LAUNCH:
             return R.ACCEPTED if v.set_mode(6) else R.FAILED

@@ -503,7 +503,7 @@ class SimVehicle:
             self.gcs_fs_active = False
         # EKF failsafe on GPS loss: LAND after ~1 s with no GPS while flying in a GPS mode
         if self.ekf.position_ok(self.t, True):
-            if not self.gps.has_fix(self.t):
+            if not self.gps.has_fix(self.t) and self.armed:
                 if self._gps_bad_since is None:
                     self._gps_bad_since = self.t
                 if not self.ekf_fs_active and self.t - self._gps_bad_since > 1.0:
@@ -513,9 +513,9 @@ class SimVehicle:
                         self.mode = 9
                         self._enter_mode(-1)
                         self.land_target = None
-            else:
+            elif self.gps.has_fix(self.t) or not self.armed:
                 self._gps_bad_since = None
-                if self.ekf_fs_active:
+                if self.ekf_fs_active and self.gps.has_fix(self.t):
                     self.ekf_fs_active = False
                     self.text(MAV_SEVERITY.CRITICAL, "EKF Failsafe Cleared")
         # fence
