@@ -211,3 +211,32 @@ def test_set_mode_message_is_acked(vehicle, mav_client):
     ack = gcs.recv("COMMAND_ACK", 5, condition=lambda m: m.command == 11)
     assert ack is not None and ack.result == 0
     assert gcs.recv("HEARTBEAT", 5, condition=lambda m: m.custom_mode == 5) is not None
+
+
+def test_streams_version_and_home(vehicle, mav_client):
+    gcs = mav_client(vehicle)
+    gcs.request_streams(4)
+    wanted = {"SYS_STATUS", "GPS_RAW_INT", "GLOBAL_POSITION_INT", "ATTITUDE", "VFR_HUD", "BATTERY_STATUS",
+              "EKF_STATUS_REPORT", "MISSION_CURRENT"}
+    seen: set[str] = set()
+    for _ in range(400):
+        msg = gcs.recv(None, 5)
+        if msg is not None:
+            seen.add(msg.get_type())
+        if wanted <= seen:
+            break
+    assert wanted <= seen, wanted - seen
+    ack = gcs.command(512, 148)  # REQUEST_MESSAGE AUTOPILOT_VERSION
+    assert ack is not None and ack.result == 0
+    version = gcs.recv("AUTOPILOT_VERSION", 5)
+    assert version is not None and version.capabilities & 4  # MAV_PROTOCOL_CAPABILITY_MISSION_INT
+    assert version.capabilities & 8192  # MAVLINK2
+    gcs.arm_when_ready()  # the EKF has a position now, so home is set
+    gcs.command(400, 0)
+    ack = gcs.command(410)  # MAV_CMD_GET_HOME_POSITION
+    assert ack is not None and ack.result == 0
+    home = gcs.recv("HOME_POSITION", 5)
+    assert home is not None
+    assert abs(home.latitude * 1e-7 - vehicle.home.lat_deg) < 1e-4
+    assert abs(home.longitude * 1e-7 - vehicle.home.lon_deg) < 1e-4
+    assert abs(home.altitude / 1000 - vehicle.home.ground_amsl_m) < 2.0
