@@ -71,8 +71,9 @@ def _proj(theta: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: np.ndarray, gsd_m: np.ndarray,
-           matches: list[PairMatch], gps_sigma_m: float = 3.0, linear_sigma: float = 0.1,
-           persp_sigma: float = 0.05, huber_px: float = 2.0, max_iter: int = 12) -> AdjustmentResult:
+           matches: list[PairMatch], gps_sigma_m: float = 3.0, scale_sigma: float = 0.05,
+           rot_sigma: float = 0.1, shear_sigma: float = 0.01, persp_sigma: float = 0.01, huber_px: float = 2.0,
+           max_iter: int = 12, pair_weight_ties: float = 20.0) -> AdjustmentResult:
     """Solve for all photo transforms at once.
 
     Parameters
@@ -89,8 +90,11 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
     corners = [apply_h(h0[k], np.array([[0, 0], [sizes_px[k][0], sizes_px[k][1]]])) for k in range(n)]
     length = np.array([max(1.0, 0.5 * float(np.linalg.norm(c[1] - c[0]))) for c in corners])
     # normalised tie coordinates (fixed: H0 does not change)
-    ti, tj, qi_l, qj_l = [], [], [], []
+    ti, tj, qi_l, qj_l, tw = [], [], [], [], []
     for m in matches:
+        # ties of one pair are not independent (same two poses, same matching errors): a pair
+        # counts as at most ``pair_weight_ties`` observations, so GPS keeps its say on the block
+        tw.append(np.full(len(m.pts_i), min(1.0, pair_weight_ties / max(len(m.pts_i), 1))))
         ti.append(np.full(len(m.pts_i), m.i))
         tj.append(np.full(len(m.pts_j), m.j))
         qi_l.append((apply_h(h0[m.i], m.pts_i) - o[m.i]) / length[m.i])
@@ -99,15 +103,23 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
     tj_a = np.concatenate(tj) if tj else np.zeros(0, int)
     qi = np.concatenate(qi_l) if qi_l else np.zeros((0, 2))
     qj = np.concatenate(qj_l) if qj_l else np.zeros((0, 2))
+    tie_w = np.concatenate(tw) if tw else np.zeros(0)
     sigma_tie = 0.5 * (gsd_m[ti_a] + gsd_m[tj_a]) if len(ti_a) else np.zeros(0)
     h0_inv = [np.linalg.inv(h) for h in h0]
     # GPS prior acts on the photo's nadir point: the pixel H0 put under the camera
     qn = (gps_xy - o) / length[:, None]
     del h0_inv
 
-    prior_sig = np.array([linear_sigma, linear_sigma, np.inf, linear_sigma, linear_sigma, np.inf,
-                          persp_sigma, persp_sigma])
-    prior_w = np.tile(np.where(np.isfinite(prior_sig), 1.0 / prior_sig, 0.0) ** 2, n)
+    # Priors on the correction's shape, as a quadratic form per photo. Rotation (heading error)
+    # and scale (height error) may move freely enough; shear and perspective (attitude errors)
+    # stay small. Any transform applied to every photo alike leaves tie residuals unchanged, so
+    # without these a block could drift into a common projective warp that fits noise.
+    vecs = [(np.array([1, 0, 0, 0, 1, 0, 0, 0]) / 2, scale_sigma), (np.array([0, 1, 0, -1, 0, 0, 0, 0]) / 2, rot_sigma),
+            (np.array([1, 0, 0, 0, -1, 0, 0, 0]) / 2, shear_sigma), (np.array([0, 1, 0, 1, 0, 0, 0, 0]) / 2, shear_sigma),
+            (np.array([0, 0, 0, 0, 0, 0, 1, 0]), persp_sigma), (np.array([0, 0, 0, 0, 0, 0, 0, 1]), persp_sigma)]
+    p8 = sum(np.outer(v, v) / sig ** 2 for v, sig in vecs)
+    prior_block = sp.block_diag([p8] * n, format="csr")
+    prior_w = np.tile(np.diag(p8), n)
     nt = len(ti_a)
 
     def system(theta: np.ndarray, robust_w: np.ndarray | None) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, float]:
@@ -127,7 +139,7 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
         r_t_w = r_t / s_t[:, None]
         norm = np.linalg.norm(r_t_w, axis=1)
         if robust_w is None:
-            robust_w = np.where(norm <= huber_px, 1.0, huber_px / np.maximum(norm, 1e-12))
+            robust_w = np.where(norm <= huber_px, 1.0, huber_px / np.maximum(norm, 1e-12)) * tie_w
         sw = np.sqrt(robust_w)[:, None, None]
         ds_i = 0.5 * gsd_m[ti_a, None] * dsq[ti_a]
         ds_j = 0.5 * gsd_m[tj_a, None] * dsq[tj_a]
@@ -148,7 +160,7 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
         cc = np.concatenate([cols_i.ravel(), cols_j.ravel(), cols_g.ravel()])
         jac = sp.csr_matrix((data, (rr, cc)), shape=(2 * nt + 2 * n, 8 * n))
         resid = np.concatenate([(r_t_w * np.sqrt(robust_w)[:, None]).ravel(), r_g.ravel()])
-        cost = float(resid @ resid + np.sum(prior_w * theta.ravel() ** 2))
+        cost = float(resid @ resid + theta.ravel() @ (prior_block @ theta.ravel()))
         return jac, resid, robust_w, cost
 
     theta = np.zeros((n, 8))
@@ -157,8 +169,8 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
     for it in range(1, max_iter + 1):
         jac, resid, robust_w, cost = system(theta, None)
         jtj = (jac.T @ jac).tocsc()
-        grad = jac.T @ resid + prior_w * theta.ravel()
-        base = jtj + sp.diags(prior_w + 1e-9)
+        grad = jac.T @ resid + prior_block @ theta.ravel()
+        base = (jtj + prior_block + sp.identity(8 * n) * 1e-9).tocsc()
         for _ in range(8):
             normal = (base + sp.diags(lam * (base.diagonal() + 1e-6))).tocsc()
             step = spla.spsolve(normal, -grad)

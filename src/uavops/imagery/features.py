@@ -28,6 +28,7 @@ class Features:
     xy: np.ndarray  # N×2 float64, full-resolution px
     desc: np.ndarray  # N×32 uint8
     scale: float  # full-resolution px per working px
+    gray: np.ndarray | None = None  # working-resolution image, for sub-pixel refinement of ties
 
 
 @dataclass
@@ -85,7 +86,7 @@ def detect_features(img_bgr: np.ndarray, scale: float, max_features: int = MAX_F
         idx = np.asarray(fine)[moved]
         pts[idx] = sub[moved]
     xy = (pts.reshape(-1, 2).astype(np.float64) + 0.5) * scale - 0.5
-    return Features(xy, desc, scale)
+    return Features(xy, desc, scale, gray)
 
 
 def _spread(pts: np.ndarray, n: int, width: float, height: float) -> np.ndarray:
@@ -210,7 +211,36 @@ def match_pair(i: int, j: int, fi: Features, fj: Features, h_i: np.ndarray, h_j:
     if inl.sum() < MIN_INLIERS:
         return None
     pi, pj = pi[inl], pj[inl]
+    if fi.gray is not None and fj.gray is not None:
+        pi, pj = _refine(fi, fj, pi, pj, hmat)
+        if len(pi) < MIN_INLIERS:
+            return None
     res = np.linalg.norm(apply_h(hmat, pi) - pj, axis=1)
     keep_idx = _spread(pi, max_ties, size_px[0], size_px[1])
     return PairMatch(i=i, j=j, pts_i=pi[keep_idx], pts_j=pj[keep_idx], n_matches=int(inl.sum()),
                      ransac_rmse_px=float(np.sqrt(np.mean(res ** 2))), h_ij=hmat)
+
+
+def _refine(fi: Features, fj: Features, pi: np.ndarray, pj: np.ndarray,
+            hmat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-pixel tie positions: Lucas–Kanade from photo i into photo j, started at the ORB match.
+
+    ORB keypoints of coarse pyramid levels sit on a grid of several pixels; LK on the working
+    images brings the pair to ~0.1 px. Points LK loses (foliage, parallax) or moves by more than
+    3 working pixels are dropped when enough refined ones remain, else kept at their ORB position
+    (the adjustment's outlier test then judges them).
+    """
+    si, sj = fi.scale, fj.scale
+    a = ((pi + 0.5) / si - 0.5).astype(np.float32).reshape(-1, 1, 2)
+    b0 = ((pj + 0.5) / sj - 0.5).astype(np.float32).reshape(-1, 1, 2)
+    b, status, _ = cv2.calcOpticalFlowPyrLK(fi.gray, fj.gray, a, b0.copy(), winSize=(15, 15), maxLevel=1,
+                                            flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+                                            criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
+    if b is None or status is None:
+        return pi, pj
+    ok = status.ravel().astype(bool) & (np.linalg.norm((b - b0).reshape(-1, 2), axis=1) < 3.0)
+    pj_new = pj.copy()
+    pj_new[ok] = (b.reshape(-1, 2)[ok].astype(np.float64) + 0.5) * sj - 0.5
+    if ok.sum() >= max(2 * MIN_INLIERS, 0.3 * len(ok)):
+        return pi[ok], pj_new[ok]
+    return pi, pj_new

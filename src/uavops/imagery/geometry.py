@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import MosaicError
 from .photos import PhotoMeta
 
-__all__ = ["Intrinsics", "resolve_intrinsics", "pose_homography", "apply_h", "footprint_corners"]
+__all__ = ["Intrinsics", "resolve_intrinsics", "pose_homography", "apply_h", "footprint_corners", "grid_convergence_deg"]
 
 
 @dataclass(frozen=True)
@@ -77,19 +77,29 @@ def resolve_intrinsics(meta: PhotoMeta, camera_name: str | None = None) -> Intri
                       "no 35 mm focal length; name the camera with --camera (see `uavops cameras`).")
 
 
+_ENU_FROM_NED = np.array([[0.0, 1, 0], [1, 0, 0], [0, 0, -1]])
+# camera axes (x right, y down the image, z optical axis) in body FRD axes: nadir, image top = nose
+_BODY_FROM_CAM = np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])
+
+
+def _rot(axis: int, angle_rad: float) -> np.ndarray:
+    c, s = math.cos(angle_rad), math.sin(angle_rad)
+    if axis == 0:
+        return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+    if axis == 1:
+        return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
 def _rotation_world_to_camera(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
-    """Rows are the camera axes (x right, y down, z optical axis) in ENU world coordinates."""
-    psi, theta, phi = map(math.radians, (yaw_deg, pitch_deg, roll_deg))
-    fwd = np.array([math.sin(psi), math.cos(psi), 0.0])
-    right = np.array([math.cos(psi), -math.sin(psi), 0.0])
-    up = np.array([0.0, 0.0, 1.0])
-    z = math.cos(theta) * fwd + math.sin(theta) * up
-    y = math.sin(theta) * fwd - math.cos(theta) * up
-    x = right
-    # roll about the optical axis: positive roll turns the image's right side down
-    xr = math.cos(phi) * x - math.sin(phi) * np.cross(z, x) * -1.0
-    yr = np.cross(z, xr)
-    return np.vstack([xr, yr, z])
+    """Rows are the camera axes (x right, y down, z optical axis) in ENU world coordinates.
+
+    DJI gimbal angles are read the way OpenDroneMap reads them (and the virtual camera writes
+    them): a nadir camera on a body with attitude (roll, pitch + 90°, yaw), ZYX Euler in NED.
+    """
+    r_ned_body = (_rot(2, math.radians(yaw_deg)) @ _rot(1, math.radians(pitch_deg + 90.0))
+                  @ _rot(0, math.radians(roll_deg)))
+    return (_ENU_FROM_NED @ r_ned_body @ _BODY_FROM_CAM).T
 
 
 def pose_homography(intr: Intrinsics, east_m: float, north_m: float, rel_alt_m: float,
@@ -125,3 +135,10 @@ def footprint_corners(h: np.ndarray, width_px: int, height_px: int) -> np.ndarra
     """Ground corners (4×2, clockwise from top-left) of a photo."""
     c = np.array([[-0.5, -0.5], [width_px - 0.5, -0.5], [width_px - 0.5, height_px - 0.5], [-0.5, height_px - 0.5]])
     return apply_h(h, c)
+
+
+def grid_convergence_deg(epsg: int, lon_deg: float, lat_deg: float) -> float:
+    """Meridian convergence of the projected CRS at a point: grid heading = true heading − this."""
+    from pyproj import CRS, Proj
+
+    return float(Proj(CRS.from_epsg(epsg)).get_factors(lon_deg, lat_deg).meridian_convergence)

@@ -26,7 +26,7 @@ from .adjust import adjust
 from .captures import CapturePose, read_captures
 from .exposure import compute_gains
 from .features import Features, PairMatch, detect_features, match_pair, working_reduce
-from .geometry import Intrinsics, apply_h, footprint_corners, pose_homography, resolve_intrinsics
+from .geometry import Intrinsics, apply_h, footprint_corners, grid_convergence_deg, pose_homography, resolve_intrinsics
 from .orient import estimate_yaws, wrap_deg
 from .photos import PhotoMeta, PhotoReadError, list_photos, read_image, read_photo_meta
 
@@ -216,6 +216,7 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
         proj = LocalProjection.for_point(lon0, lat0)
         ex, ny = proj.to_xy(np.array([ph.meta.lon_deg for ph in usable]), np.array([ph.meta.lat_deg for ph in usable]))
         origin = np.array([round(float(np.median(ex))), round(float(np.median(ny)))])
+        conv_deg = grid_convergence_deg(proj.epsg, lon0, lat0)  # headings are true, the grid is UTM
         for k, ph in enumerate(usable):
             ph.xy = np.array([ex[k], ny[k]]) - origin
             ph.intr = resolve_intrinsics(ph.meta, opts.camera)
@@ -229,7 +230,7 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
             assert ph.intr is not None and ph.xy is not None
             pitch = ph.meta.pitch_deg if ph.meta.pitch_deg is not None else -90.0
             roll = ph.meta.roll_deg if ph.meta.roll_deg is not None else 0.0
-            return pose_homography(ph.intr, float(ph.xy[0]), float(ph.xy[1]), alt_of[k], ph.yaw_deg, pitch, roll)
+            return pose_homography(ph.intr, float(ph.xy[0]), float(ph.xy[1]), alt_of[k], ph.yaw_deg - conv_deg, pitch, roll)
 
         for k, ph in enumerate(usable):
             ph.h0 = make_h0(k)
@@ -351,10 +352,11 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
         for k, ph in enumerate(usable):
             if est[k] is None:
                 continue
-            if ph.yaw_source == "estimated" or abs(float(wrap_deg(est[k] - ph.yaw_deg))) > 30.0:
+            est_true = float(wrap_deg(est[k] + conv_deg))
+            if ph.yaw_source == "estimated" or abs(float(wrap_deg(est_true - ph.yaw_deg))) > 30.0:
                 ph.extra["heading_recorded_deg"] = ph.meta.yaw_deg
-                ph.extra["heading_from_photos_deg"] = round(float(est[k]), 1)
-                ph.yaw_deg = float(est[k])
+                ph.extra["heading_from_photos_deg"] = round(est_true, 1)
+                ph.yaw_deg = est_true
                 ph.yaw_source = "photos"
                 ph.h0 = make_h0(k)
 
