@@ -182,3 +182,14 @@ def test_replanning_removes_stale_sortie_files(run_cli, tmp_path):
     r = run_cli("plan", str(EXAMPLE), "--alt", "80", "--out", str(out), "--no-png")
     assert r.exit_code == 0
     assert not list(out.glob("sortie_*")) and (out / "mission.plan").exists()
+
+
+def test_shipped_no_fly_example(run_cli, tmp_path):
+    nofly = REPO / "examples" / "almaty_kargaly_nofly.geojson"
+    r = run_cli("plan", str(EXAMPLE), "--alt", "80", "--exclude", str(nofly), "--out", str(tmp_path / "nf"),
+                "--json", "--no-png")
+    assert r.exit_code == 0, r.stderr
+    geo = json.loads((tmp_path / "nf" / "preview.geojson").read_text())
+    assert sum(f["properties"]["role"] == "exclusion" for f in geo["features"]) == 1
+    plan = json.loads((tmp_path / "nf" / "mission.plan").read_text())
+    assert [p["inclusion"] for p in plan["geoFence"]["polygons"]] == [True, False]
