@@ -118,6 +118,7 @@ class SimVehicle:
         self.landed = True
         self.auto_armed = False
         self._landed_armed_s = 0.0
+        self._last_prearm_report_s = 0.0
         self.wind = Wind(self.rng, params["SIM_WIND_SPD"] if wind_speed_mps is None else wind_speed_mps,
                          params["SIM_WIND_DIR"] if wind_dir_deg is None else wind_dir_deg,
                          params["SIM_WIND_TURB"] if wind_turbulence_mps is None else wind_turbulence_mps)
@@ -547,6 +548,12 @@ class SimVehicle:
         self.camera.update(self.t, lat, lon, self.gps.has_fix(self.t), self.roll, self.mode == 3)
         self.check_failsafes(dt)
         self._auto_disarm(dt)
+        if not self.armed and self.t - self._last_prearm_report_s >= 30.0:
+            # AP_Arming::update: pre-arm failures are reported every 30 s while disarmed
+            self._last_prearm_report_s = self.t
+            for reason in self.arm_checks():
+                if reason.startswith("PreArm:"):
+                    self.text(MAV_SEVERITY.CRITICAL, reason)
 
     def _auto_disarm(self, dt: float) -> None:
         if not self.armed:
