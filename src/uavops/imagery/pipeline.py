@@ -51,7 +51,8 @@ class MosaicOptions:
     gps_sigma_m : assumed standard deviation of single GPS fixes (weights the GPS anchoring).
     memory_mb : budget for decoded photos kept between tiles.
     threads : worker threads for decoding, features and matching.
-    blend_m : width of the soft transition across seams.
+    blend_m : width of the soft transition across seams (0: hard seams, for comparison only).
+    exposure_compensation : equalise brightness between photos (off only for comparison).
     """
 
     gsd_cm: float | None = None
@@ -64,6 +65,7 @@ class MosaicOptions:
     blend_m: float = 1.5
     progress: bool | None = None
     jpeg_quality: int = 90
+    exposure_compensation: bool = True
 
 
 @dataclass
@@ -396,7 +398,10 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
         res = adjust([ph.h0 for ph in used], [(ph.meta.width_px, ph.meta.height_px) for ph in used], gps_xy,  # type: ignore[misc]
                      gsd_used, matches, gps_sigma_m=opts.gps_sigma_m)
         bar.advance(task)
-        gains = compute_gains(len(used), matches, [ph.thumb for ph in used], [ph.thumb_scale for ph in used])  # type: ignore[misc]
+        if opts.exposure_compensation:
+            gains = compute_gains(len(used), matches, [ph.thumb for ph in used], [ph.thumb_scale for ph in used])  # type: ignore[misc]
+        else:
+            gains = np.ones((len(used), 3))
 
         # 8. output grid ------------------------------------------------------------------------------------
         from shapely.ops import unary_union
@@ -425,9 +430,9 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
                                        gain=gains[k]))
         renderer = TileRenderer(rphotos, x0, y1, g, render_reduce, cache, opts.blend_m, rings)
 
-        from rasterio.transform import from_origin
+        from affine import Affine
 
-        transform = from_origin(x0 + origin[0], y1 + origin[1], g, g)
+        transform = Affine.translation(x0 + origin[0], y1 + origin[1]) @ Affine.scale(g, -g)
         step = BLOCK_PX * 2
         windows = list(iter_windows(width, height, step))
         task = bar.add_task("Writing mosaic", total=len(windows) + 1)

@@ -96,7 +96,7 @@ class TileRenderer:
         self.photos = photos
         self.x0, self.y1, self.gsd, self.reduce = x0_m, y1_m, gsd_m, reduce
         self.cache = cache
-        self.tau = max(blend_m, 2 * gsd_m) / 2.0
+        self.tau = max(blend_m, 2 * gsd_m) / 2.0 if blend_m > 0 else 1e-4
         self.coverage = coverage
         s = float(reduce)
         # reduced pixel -> full pixel: full = (red + 0.5) * s - 0.5
