@@ -132,3 +132,31 @@ def test_link_faults_drop_and_duplicate_messages(builtin_vehicle):
         assert len(set(seqs)) < len(seqs)  # duplicates carry the same sequence number
     finally:
         gcs.close()
+
+
+def test_socket_free_transport_for_the_link_layer(builtin_vehicle):
+    from uavops.link.transport import MavlinkTransport, message_factory
+
+    sim = builtin_vehicle.sim
+    tr = sim.transport()
+    assert isinstance(tr, MavlinkTransport)
+    try:
+        f = message_factory()
+        got = None
+        for _ in range(50):
+            got = tr.recv(0.5)
+            if got is not None and got.get_type() == "HEARTBEAT":
+                break
+        assert got is not None and got.get_type() == "HEARTBEAT"
+        tr.send(f.command_long_encode(1, 1, 176, 0, 1, 5, 0, 0, 0, 0, 0))
+        for _ in range(200):
+            msg = tr.recv(0.5)
+            if msg is not None and msg.get_type() == "COMMAND_ACK":
+                assert msg.command == 176 and msg.result == 0
+                break
+        else:
+            raise AssertionError("no COMMAND_ACK")
+        sim.wait_until(lambda v: v.mode == 5, 5)
+        assert sim.vehicle.mode == 5
+    finally:
+        tr.close()

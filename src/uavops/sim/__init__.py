@@ -9,6 +9,8 @@ from __future__ import annotations
 from .camera import CameraTrigger
 from .config import SimConfig
 from .runner import RunningSim, SimFaults, start_sim
+from .transport import SimTransport
 from .vehicle import SimVehicle, VehicleState
 
-__all__ = ["SimVehicle", "SimConfig", "start_sim", "RunningSim", "SimFaults", "CameraTrigger", "VehicleState"]
+__all__ = ["SimVehicle", "SimConfig", "start_sim", "RunningSim", "SimFaults", "CameraTrigger", "VehicleState",
+           "SimTransport"]

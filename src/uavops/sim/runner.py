@@ -24,7 +24,7 @@ from .config import SimConfig
 from .mavlink_gcs import GcsHub
 from .mission_store import MissionStore
 from .parameters import ParamStore, read_parm_file
-from .transport import InProcessLink, Link, LinkFaults, TcpLink, TcpServer, UdpOut
+from .transport import InProcessLink, Link, LinkFaults, SimTransport, TcpLink, TcpServer, UdpOut
 from .vehicle import SimVehicle
 
 __all__ = ["RunningSim", "start_sim", "SimFaults", "InProcessGcs"]
@@ -148,6 +148,12 @@ class RunningSim:
 
     def statustexts(self) -> list[str]:
         return [text for _, _, text in list(self.hub.statustexts)]
+
+    def transport(self, source_system: int = 255) -> "SimTransport":
+        """A socket-free MAVLink transport to this (running) simulator for the link layer."""
+        from .transport import SimTransport
+
+        return SimTransport(self, source_system)
 
     def call(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` in the simulation thread between two steps (or now, if it is not running)."""

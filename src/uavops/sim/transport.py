@@ -266,3 +266,72 @@ class InProcessLink(Link):
             (out if m.get_type() == msg_type else keep).append(m)
         self.inbox = keep
         return out
+
+
+class SimTransport:
+    """A :class:`uavops.link.transport.MavlinkTransport` straight into a running simulator (no sockets).
+
+    ``send`` hands the message to the simulation thread (through the link faults, as a radio
+    would); ``recv`` returns what the vehicle sent on this link. Get one with
+    ``RunningSim.transport()``.
+    """
+
+    def __init__(self, sim: Any, source_system: int = 255, source_component: int = 190) -> None:
+        import queue
+
+        self._sim = sim
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._closed = False
+        self._packer = M.MAVLink(None, srcSystem=source_system, srcComponent=source_component)
+        outer = self
+
+        class _QueueLink(Link):
+            def __init__(self) -> None:
+                super().__init__("sim-transport", sim.link_faults)
+                self._decoder = M.MAVLink(None)
+                self._decoder.robust_parsing = True
+
+            def _write(self, data: bytes) -> None:
+                for msg in self._decoder.parse_buffer(data) or []:
+                    outer._queue.put(msg)
+
+        self._link = _QueueLink()
+        sim.call(lambda: sim.hub.links.append(self._link))
+        sim.start_clock()
+
+    def send(self, msg: Any) -> None:
+        from ..errors import ConnectionLost
+
+        if self._closed:
+            raise ConnectionLost("The simulator transport is closed; open a new one.")
+        data = msg.pack(self._packer)
+        self._packer.seq = (self._packer.seq + 1) % 256
+        link = self._link
+
+        def deliver() -> None:
+            for m in link.receive_bytes(data):
+                self._sim.hub.handle(link, m)
+
+        self._sim.call(deliver)
+
+    def recv(self, timeout_s: float) -> Any:
+        import queue
+
+        from ..errors import ConnectionLost
+
+        if self._closed:
+            raise ConnectionLost("The simulator transport is closed; open a new one.")
+        if self._sim.error is not None:
+            raise ConnectionLost(f"The simulator stopped: {self._sim.error}")
+        try:
+            return self._queue.get(timeout=max(0.0, timeout_s))
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        link = self._link
+        link.close()
+        self._sim.call(lambda: link in self._sim.hub.links and self._sim.hub.links.remove(link))
