@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import LinkTimeout, PreflightError
+from ..errors import LinkError, LinkTimeout, PreflightError
 from ..mission import MAV_CMD, MAV_MISSION_TYPE, Mission
 from ..link import GroundLink, VerifyResult, diff_params
 from .records import _dist_m
@@ -116,6 +116,7 @@ class Preflight:
         fw = st.firmware or ("ArduPilot (version not reported)" if is_ardupilot else f"autopilot type {st.autopilot}")
         self._add("firmware and vehicle type", is_ardupilot or not opt.require_ardupilot,
                   f"{fw}, {st.vehicle_kind}", fatal_hint="; uavops flies ArduPilot vehicles only.")
+        self._armable_mode()
         self._wait_ready()
         st = link.state
         self._add("GPS", True, f"3D fix (type {st.gps_fix_type}), HDOP {st.gps_hdop if st.gps_hdop is not None else '?'}"
@@ -131,11 +132,24 @@ class Preflight:
             self.upload_all()
         return self.report
 
+    def _armable_mode(self) -> None:
+        """A landed vehicle left in LAND/RTL/AUTO reports pre-arm failure ("Mode not armable"): use GUIDED."""
+        st = self.link.state
+        if st.armed or st.mode in ("GUIDED", "LOITER", "STABILIZE", "ALT_HOLD", "POSHOLD", "FBWA", "MANUAL"):
+            return
+        for mode in ("GUIDED", "STABILIZE") if st.vehicle_kind == "copter" else ("MANUAL",):
+            try:
+                self.link.action.set_mode(mode, timeout_s=3.0)
+                self.progress(f"Switched from {st.mode} to {mode} for the checks")
+                return
+            except LinkError:
+                continue
+
     def _wait_ready(self) -> None:
         link, opt = self.link, self.opt
         t0 = time.monotonic()
         since = time.time()
-        last_note = 0.0
+        last_note = -2.0
         while True:
             st = link.state
             gps_ok = st.gps_fix_type >= 3 and (st.gps_hdop is None or st.gps_hdop <= opt.max_hdop) and (
@@ -144,26 +158,57 @@ class Preflight:
             if ready:
                 return
             waited = time.monotonic() - t0
+            what = []
+            if not gps_ok:
+                what.append(f"GPS fix {st.gps_fix_type}, HDOP {st.gps_hdop}")
+            if not st.ekf_ok:
+                what.append("EKF not using GPS yet")
+            if st.prearm_ok is False:
+                what.append("pre-arm checks failing")
+            if not st.home_set:
+                what.append("no home")
             if waited - last_note >= 2.0:
                 last_note = waited
-                what = []
-                if not gps_ok:
-                    what.append(f"GPS fix {st.gps_fix_type}, HDOP {st.gps_hdop}")
-                if not st.ekf_ok:
-                    what.append("EKF not using GPS yet")
-                if st.prearm_ok is False:
-                    what.append("pre-arm checks failing")
-                if not st.home_set:
-                    what.append("no home")
                 self.progress(f"Waiting for the vehicle to be ready ({', '.join(what)}) {waited:.0f}/"
                               f"{opt.ready_timeout_s:.0f} s")
-            if waited > opt.ready_timeout_s:
-                reasons = self._prearm_reasons(since - 60)
+            if waited > opt.ready_timeout_s or (gps_ok and st.ekf_ok and st.home_set and st.prearm_ok is False
+                                                 and waited > min(10.0, opt.ready_timeout_s)):
+                reasons = self._prearm_reasons(since - 60) or self._ask_prearm_reasons()
                 why = "; ".join(reasons) if reasons else "; ".join(what) or "not ready"
                 name = "GPS" if not gps_ok else ("EKF" if not st.ekf_ok else "pre-arm checks")
-                self._add(name, False, f"not ready after {opt.ready_timeout_s:.0f} s ({why})",
+                self._add(name, False, f"not ready after {waited:.0f} s ({why})",
                           fatal_hint="; fix it (the vehicle's reason is above) and start again.")
             time.sleep(0.1)
+
+    def _ask_prearm_reasons(self) -> list[str]:
+        """Make the vehicle state why it is not ready, in its own words.
+
+        First MAV_CMD_RUN_PREARM_CHECKS (ArduPilot reports every failing check as "PreArm: ...");
+        if that brings nothing, an arm request on the ground, which ArduPilot refuses with the
+        same reasons while any check fails (should it arm after all, it is disarmed at once).
+        """
+        from ..errors import LinkError as _LinkError
+
+        link = self.link
+        t0 = time.time()
+        with link.conn.subscribe("STATUSTEXT") as texts:
+            try:
+                link.action.command(401, retries=0, timeout_s=1.0)
+            except _LinkError:
+                pass
+            time.sleep(1.0)
+            got = [str(m.text) for m in texts.drain() if str(m.text).startswith(("PreArm", "Arm"))]
+            st = link.state
+            if not got and not st.armed and (st.alt_rel_m or 0.0) < 1.0:
+                try:
+                    link.action.arm(reason_wait_s=0.5)
+                    link.action.disarm(force=True)
+                except PreflightError as exc:
+                    return [str(exc).split("(", 1)[-1].rsplit(")", 1)[0]]
+                except _LinkError:
+                    pass
+                got = [str(m.text) for m in texts.drain() if str(m.text).startswith(("PreArm", "Arm"))]
+        return list(dict.fromkeys(got)) or self._prearm_reasons(t0 - 5)
 
     def _battery(self) -> None:
         st = self.link.state

@@ -77,7 +77,6 @@ class CaptureLog:
         self.captures: list[Capture] = []
         self._keys: set[tuple[int, int, int]] = set()
         self._lock = threading.Lock()
-        self._dirty = False
         self._last_flush = 0.0
         self.flush_interval_s = flush_interval_s
         existing = self.out_dir / CAPTURES_CSV
@@ -94,24 +93,28 @@ class CaptureLog:
         return True
 
     def add(self, cap: Capture) -> None:
+        """Record a capture; captures.csv is rewritten at once (a crash must not lose a photo),
+        the GeoJSON copy at most every ``flush_interval_s``."""
         with self._lock:
-            if self._add(cap):
-                self._dirty = True
-        if time.monotonic() - self._last_flush > self.flush_interval_s:
+            if not self._add(cap):
+                return
+            caps = list(self.captures)
+            write_captures(self.out_dir, caps, geojson=False)
+            due = time.monotonic() - self._last_flush > self.flush_interval_s
+        if due:
             self.flush()
 
     def flush(self) -> None:
         with self._lock:
             caps = list(self.captures)
-            self._dirty = False
             self._last_flush = time.monotonic()
-        write_captures(self.out_dir, caps)
+            write_captures(self.out_dir, caps)
 
     def __len__(self) -> int:
         return len(self.captures)
 
 
-def write_captures(out_dir: Path, caps: list[Capture]) -> None:
+def write_captures(out_dir: Path, caps: list[Capture], *, geojson: bool = True) -> None:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CAPTURE_FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -119,6 +122,8 @@ def write_captures(out_dir: Path, caps: list[Capture]) -> None:
         writer.writerow(asdict(c))
     with atomic_write(Path(out_dir) / CAPTURES_CSV) as fh:
         fh.write(buf.getvalue())
+    if not geojson:
+        return
     features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [c.lon_deg, c.lat_deg, c.alt_msl_m]},
                  "properties": {k: v for k, v in asdict(c).items() if k not in ("lat_deg", "lon_deg")}}
                 for c in caps]

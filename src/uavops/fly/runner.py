@@ -139,6 +139,10 @@ class FlightRunner:
         act = self.link.action
         self.display.note(f"[{self.label}] Arming in GUIDED and starting the mission (AUTO)", style="bold")
         act.set_mode("GUIDED")
+        try:  # start from the first item, not where an earlier (interrupted) mission stopped
+            act.set_current_item(1)
+        except LinkError:
+            pass
         act.arm()
         # ArduCopter: MISSION_START switches to AUTO and starts from item 1 (arming in AUTO is refused)
         act.start_mission()
@@ -168,6 +172,7 @@ class FlightRunner:
         n_items = len(wire) - 1
         final_nav = max((i for i, it in enumerate(wire) if it.is_nav_with_position), default=n_items)
         been_airborne = False
+        seen_current: set[int] = set()
         interrupted_reason: str | None = None
         t_start = time.monotonic()
         link_down_since: float | None = None
@@ -190,11 +195,16 @@ class FlightRunner:
             with self._reached_lock:
                 reached = set(self._reached)
             in_auto = st.mode == "AUTO" and st.armed
+            if in_auto and st.mission_current is not None:
+                seen_current.add(st.mission_current)
             changed = False
             for lg in legs:
                 if lg.leg in completed:
                     continue
-                done = last_nav[lg.leg] in reached or (in_auto and st.mission_current is not None
+                # ITEM_REACHED of the leg's last waypoint, or (if that message was lost) the mission
+                # having moved past a leg that was seen being flown
+                flown = any(lg.start_seq <= s <= lg.end_seq for s in seen_current | reached)
+                done = last_nav[lg.leg] in reached or (in_auto and flown and st.mission_current is not None
                                                        and st.mission_current > lg.end_seq)
                 if done:
                     completed.append(lg.leg)

@@ -243,8 +243,13 @@ class VehicleSession:
         _write_plan(mission, self.out_dir / "active.plan")
         wire = mission.wire_items()
         first = next((i + 1 for i, it in enumerate(wire) if i >= 1 and it.command == MAV_CMD.NAV_TAKEOFF), 1)
-        self.link.action.set_current_item(min(first, len(wire) - 1))
+        first = min(first, len(wire) - 1)
+        try:  # outside AUTO some autopilots accept but do not report the new current item
+            self.link.action.set_current_item(first, timeout_s=1.0)
+        except LinkError:
+            pass
         self.link.action.set_mode("AUTO")
+        self.link.action.set_current_item(first)
         self.record.update(state="flying")
 
     def refly_gaps(self) -> str:

@@ -138,9 +138,12 @@ class ActionClient:
         conn = self.conn
         try:
             self.command(MAV_CMD_DO_SET_MISSION_CURRENT, seq)
+            return  # acknowledged (the reported current may already be the next NAV item)
         except (CommandDenied, LinkTimeout):
+            pass
+        with conn.subscribe("MISSION_CURRENT", lambda m: m.seq >= seq) as sub:
             conn.send(conn.factory.mission_set_current_encode(conn.target_system, conn.target_component, seq))
-        conn.wait_until(lambda s: s.mission_current == seq, timeout_s=timeout_s, what=f"mission item {seq} current")
+            sub.wait(timeout_s, f"mission item {seq} as the current item")
 
     def fence_enable(self, enable: bool = True) -> None:
         self.command(MAV_CMD_DO_FENCE_ENABLE, 1 if enable else 0)

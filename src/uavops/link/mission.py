@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import MissionTransferError
+from ..errors import LinkTimeout, MissionTransferError
 from ..mission import MAV_MISSION_TYPE, MissionItem, is_global_frame, items_match
 from .connection import MavConnection
 
@@ -42,6 +42,14 @@ _RESULTS = {
 }
 _ACCEPTED = 0
 _INVALID_SEQUENCE = 13
+# ACKs a download may meet that belong to an earlier upload (ArduPilot answers a resent item
+# after completion with a generic ERROR, duplicates with INVALID_SEQUENCE): not about this download.
+_STALE_ACKS = (_ACCEPTED, 1, _INVALID_SEQUENCE)
+_CANCELLED = 15
+
+
+class _TransferCancelled(MissionTransferError):
+    """The vehicle gave up on a transfer (its own timeout): worth starting again."""
 
 
 def mission_result_text(code: int) -> str:
@@ -59,6 +67,7 @@ class TransferPolicy:
     item_timeout_s: float = 0.25
     max_retries: int = 5
     download_window: int = 8
+    transfer_attempts: int = 3  # whole uploads restarted after the vehicle cancels one
 
 
 @dataclass
@@ -151,6 +160,10 @@ class MissionClient:
                         continue
                     if highest_sent >= count - 1 and count:
                         return False  # all sent; a late NACK to a duplicate, verification decides
+                    if msg.type == _CANCELLED:
+                        raise _TransferCancelled(
+                            f"The vehicle cancelled the {what} upload at item {highest_requested} (it heard nothing "
+                            "from us for too long); check the link and upload again.")
                     raise MissionTransferError(
                         f"The vehicle refused the {what} upload: {mission_result_text(msg.type)}"
                         + (f" at item {highest_requested}" if highest_requested >= 0 else "")
@@ -203,7 +216,7 @@ class MissionClient:
                         break
                     if msg.get_type() == "MISSION_COUNT":
                         count = int(msg.count)
-                    elif msg.get_type() == "MISSION_ACK" and msg.type != _ACCEPTED:
+                    elif msg.get_type() == "MISSION_ACK" and msg.type not in _STALE_ACKS:
                         raise MissionTransferError(f"The vehicle refused to send its {what}: "
                                                    f"{mission_result_text(msg.type)}.")
                 if count is not None:
@@ -242,7 +255,7 @@ class MissionClient:
                     continue
                 kind = msg.get_type()
                 if kind == "MISSION_ACK":
-                    if msg.type not in (_ACCEPTED, _INVALID_SEQUENCE):
+                    if msg.type not in _STALE_ACKS:
                         raise MissionTransferError(f"The vehicle stopped sending its {what}: "
                                                    f"{mission_result_text(msg.type)}.")
                     continue
@@ -266,7 +279,14 @@ class MissionClient:
         """Upload then download and compare item by item; MissionTransferError if they differ."""
         what = MISSION_TYPE_NAMES.get(mission_type, "mission")
         t0 = time.monotonic()
-        self.upload(items, mission_type)
+        for attempt in range(self.policy.transfer_attempts):
+            try:
+                self.upload(items, mission_type)
+                break
+            except (_TransferCancelled, LinkTimeout):
+                if attempt + 1 >= self.policy.transfer_attempts:
+                    raise
+                log.warning("%s upload cancelled by the vehicle; starting again", what)
         t1 = time.monotonic()
         result = self.verify(items, mission_type)
         result.upload_s, result.verify_s = t1 - t0, time.monotonic() - t1
