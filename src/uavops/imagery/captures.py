@@ -13,8 +13,9 @@ from different firmware and hand edits:
   ``agl_m``/``alt_agl_m``, else ``alt``/``alt_m`` (taken as above the take-off point, as
   ArduPilot's CAM message reports it); AMSL by ``alt_amsl_m``/``amsl_m``; attitude by
   ``roll``/``pitch``/``yaw`` (with or without ``_deg``, ``heading`` for yaw);
-* a pitch near 0 is read as a body attitude with a nadir gimbal (the camera looks down), a pitch
-  near −90 as a DJI-style gimbal pitch;
+* a pitch near 0 is read as the body attitude (MAVLink ATTITUDE) of a camera fixed to the body
+  looking down — the convention of uavops' virtual camera — and turned into DJI gimbal angles
+  (pitch − 90°, roll); a pitch near −90° is taken as a DJI-style gimbal pitch as it is;
 * blank cells and unparsable numbers are ignored, not fatal.
 """
 

@@ -108,8 +108,10 @@ def _apply_captures(metas: list[PhotoMeta], rows: list[CapturePose]) -> list[Pho
             out.append(m)
             continue
         pitch, roll = r.pitch_deg, r.roll_deg
-        if pitch is None or pitch > -45.0:  # a body attitude: the gimbal keeps the camera nadir
+        if pitch is None:
             pitch, roll = -90.0, 0.0
+        elif pitch > -45.0:  # body attitude of a body-fixed nadir camera (uavops' convention)
+            pitch = pitch - 90.0
         out.append(m.with_pose(lat_deg=r.lat_deg, lon_deg=r.lon_deg,
                                rel_alt_m=r.rel_alt_m if r.rel_alt_m is not None else m.rel_alt_m,
                                alt_amsl_m=r.alt_amsl_m if r.alt_amsl_m is not None else m.alt_amsl_m,
