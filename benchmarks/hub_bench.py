@@ -49,7 +49,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     try:
         # ---- data: one distinct package per client, from its own organisation
-        side_px = int((args.size_mb * 1e6 / 3) ** 0.5)
+        side_px = int((args.size_mb * 1e6 / 3 / (4 / 3)) ** 0.5)  # RGB bytes plus ~1/3 for overviews
         data_dir = work / "hub"
         svc = HubService(HubConfig(data_dir=data_dir, database_url=args.database_url))
         seed = seed_hub(svc)

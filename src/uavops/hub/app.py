@@ -17,13 +17,15 @@ import binascii
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
+
 from fastapi import Depends, FastAPI, Header, Path as PathParam, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
 from ..errors import HubError, HubValidationError, NotFoundError, PayloadTooLargeError
@@ -92,6 +94,10 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
                   description=__doc__, redirect_slashes=False, docs_url="/docs", redoc_url=None,
                   openapi_url="/openapi.json")
     app.state.service = svc
+    # Upload work runs in its own small thread pools, so catalogue reads (default pool) stay responsive
+    # while many packages arrive at once.
+    chunk_limiter = anyio.CapacityLimiter(8)
+    finalize_limiter = anyio.CapacityLimiter(2)
 
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> Response:
@@ -355,12 +361,13 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
                 raise PayloadTooLargeError(f"A chunk may be at most {config.max_chunk_bytes} bytes; send smaller "
                                            "chunks.")
             parts.append(block)
-        state = await run_in_threadpool(svc.append_chunk, p, upload_id, upload_offset, b"".join(parts), checksum)
+        state = await anyio.to_thread.run_sync(svc.append_chunk, p, upload_id, upload_offset, b"".join(parts),
+                                               checksum, limiter=chunk_limiter)
         return Response(status_code=204, headers={**TUS_HEADERS, "Upload-Offset": str(state.offset)})
 
     @app.post("/uploads/{upload_id}/finalize", tags=["uploads"])
-    def upload_finalize(upload_id: Annotated[str, PathParam(max_length=32)], p: Writer) -> Response:
-        result = svc.finalize_upload(p, upload_id)
+    async def upload_finalize(upload_id: Annotated[str, PathParam(max_length=32)], p: Writer) -> Response:
+        result = await anyio.to_thread.run_sync(svc.finalize_upload, p, upload_id, limiter=finalize_limiter)
         return JSONResponse(result, status_code=201 if result["status"] in ("created", "new_version") else 200,
                             headers={"Uavops-Report-Id": result["report_id"]})
 

@@ -8,9 +8,11 @@ staging folder and registers the result only when both succeed.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
+import os
 import shutil
 import stat
 import tarfile
@@ -25,7 +27,7 @@ from ..errors import HubValidationError, PayloadTooLargeError
 from ..package import DAMAGE_GRADES, DamagePackageMeta, PackageFile, sha256_file
 from .config import HubConfig
 
-__all__ = ["ValidatedPackage", "extract_archive", "validate_package", "validate_geojson", "validate_geotiff",
+__all__ = ["ValidatedPackage", "ExtractedFiles", "extract_archive", "validate_package", "validate_geojson", "validate_geotiff",
            "TIFF_MAGIC"]
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -75,8 +77,14 @@ def _safe_member_name(name: str) -> PurePosixPath:
     return posix
 
 
-def _copy_limited(src: io.BufferedIOBase | Any, dst: Path, limit_bytes: int, name: str) -> int:
+class ExtractedFiles(dict):  # type: ignore[type-arg]
+    """relative path -> SHA-256 hex of every file written by :func:`extract_archive` (hashed while copying)."""
+
+
+def _copy_limited(src: io.BufferedIOBase | Any, dst: Path, limit_bytes: int, name: str) -> str:
+    """Copy at most ``limit_bytes`` and return the SHA-256 of what was written (one pass over the data)."""
     written = 0
+    digest = hashlib.sha256()
     dst.parent.mkdir(parents=True, exist_ok=True)
     with open(dst, "wb") as out:
         while block := src.read(1 << 20):
@@ -84,11 +92,15 @@ def _copy_limited(src: io.BufferedIOBase | Any, dst: Path, limit_bytes: int, nam
             if written > limit_bytes:
                 raise PayloadTooLargeError(f"The archive member '{name}' expands beyond its allowed size; "
                                            "send the package without extra compression.")
+            digest.update(block)
             out.write(block)
-    return written
+        out.flush()
+        os.fsync(out.fileno())  # the extracted file becomes the blob (hard link), so make it durable now
+    return digest.hexdigest()
 
 
-def extract_archive(archive: Path, dest: Path, config: HubConfig) -> Path:
+def extract_archive(archive: Path, dest: Path, config: HubConfig,
+                    hashes: ExtractedFiles | None = None) -> Path:
     """Unpack a .tar, .tar.gz or .zip package into ``dest`` and return the package folder.
 
     Only regular files and folders are accepted: no links, devices, absolute paths or ``..``. The
@@ -136,7 +148,9 @@ def extract_archive(archive: Path, dest: Path, config: HubConfig) -> Path:
                     raise PayloadTooLargeError("The archive expands far beyond its own size (decompression-ratio "
                                                "limit); send the package uncompressed.")
                 with zf.open(info) as src:
-                    _copy_limited(src, dest / name, min(info.file_size, budget), info.filename)
+                    digest = _copy_limited(src, dest / name, min(info.file_size, budget), info.filename)
+                if hashes is not None:
+                    hashes[str(dest / name)] = digest
     else:
         try:
             tf = tarfile.open(archive, mode="r:*")
@@ -165,7 +179,9 @@ def extract_archive(archive: Path, dest: Path, config: HubConfig) -> Path:
                                                "limit); send the package uncompressed.")
                 src = tf.extractfile(member)
                 assert src is not None
-                _copy_limited(src, dest / name, member.size, member.name)
+                digest = _copy_limited(src, dest / name, member.size, member.name)
+                if hashes is not None:
+                    hashes[str(dest / name)] = digest
     candidates = [p.parent for p in dest.rglob("package.json")]
     if len(candidates) != 1:
         raise HubValidationError("The archive must hold exactly one package.json; send one damage package "
@@ -340,7 +356,7 @@ def _pydantic_sentence(exc: ValidationError) -> str:
     return f"{loc}: {err.get('msg', 'invalid value')}"
 
 
-def validate_package(root: Path, config: HubConfig) -> ValidatedPackage:
+def validate_package(root: Path, config: HubConfig, hashes: ExtractedFiles | None = None) -> ValidatedPackage:
     """Check package.json, every listed file (size, SHA-256, format) and the damage features.
 
     Raises
@@ -371,7 +387,8 @@ def validate_package(root: Path, config: HubConfig) -> ValidatedPackage:
         if size > config.max_file_bytes:
             raise PayloadTooLargeError(f"{pf.path} is {size} bytes, more than the {config.max_file_bytes} allowed "
                                        "per file; downsample it.")
-        if size != pf.size_bytes or sha256_file(path) != pf.sha256:
+        actual = (hashes or {}).get(str(path)) or sha256_file(path)
+        if size != pf.size_bytes or actual != pf.sha256:
             raise HubValidationError(f"{pf.path} does not match the size/SHA-256 in package.json (corrupted or "
                                      "edited after packaging); make the package again.")
         total += size
