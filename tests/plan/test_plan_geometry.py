@@ -132,3 +132,14 @@ def test_auto_angle_never_worse_than_longest_edge_or_zero():
 def test_auto_angle_follows_a_long_thin_strip():
     strip = box(0, 0, 1000, 60)  # east-west strip: lines should run east-west (heading 90°)
     assert abs(auto_angle(strip, 30.0) - 90.0) < 1.0
+
+
+def test_thin_arm_between_lines_gets_its_own_segment():
+    # a 300 m arm, 4-10 m wide, running parallel to east-west lines and between two of them
+    arm = Polygon([(390, 208), (700, 211), (700, 215), (390, 218)])
+    area = area_from_m(box(0, 0, 400, 400).union(arm))
+    plan = plan_survey(area, CAM, SurveyParams(alt_m=60, angle_deg=90))
+    assert coverage_fraction(plan) >= 0.999
+    proj = _proj(plan)
+    inside = in_m(plan.area, proj).buffer(0.05)
+    assert all(inside.contains(line) for line in leg_lines_m(plan.mission, proj))

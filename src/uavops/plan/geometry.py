@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from shapely import affinity
-from shapely.geometry import LineString, MultiPolygon, Polygon
+from shapely.geometry import LineString, MultiPolygon, Polygon, box
 from shapely.ops import unary_union
 from shapely.prepared import prep
 
@@ -113,20 +113,22 @@ def _line_intervals(lines: np.ndarray, geom) -> list[list[tuple[float, float]]]:
 
 def sweep_segments(area_m: Polygon | MultiPolygon, angle_deg: float, spacing_m: float, *,
                    exclusions_m: list[Polygon] = (), exclusion_margin_m: float = 5.0,
-                   trigger_distance_m: float | None = None, reach_m: float = 0.0, pass_no: int = 0) -> list[Segment]:
+                   trigger_distance_m: float | None = None, reach_m: float = 0.0, along_reach_m: float = 0.0,
+                   across_reach_m: float = 0.0, pass_no: int = 0) -> list[Segment]:
     """Survey segments (unordered, each flown west-to-east in the rotated frame), in metres.
 
     A segment is the part of line ``k`` where its strip (±spacing/2) holds area to photograph,
     limited to where the line itself is inside the area grown by ``reach_m`` (the turnaround
     distance) and outside the buffered no-fly zones. ``trigger_distance_m`` lengthens each
     segment, within those limits, to a whole number of photo intervals so the last photo falls
-    on its end.
+    on its end. With ``along_reach_m``/``across_reach_m`` (half the photo footprint along/across
+    track), parts of the area no photo would see get an extra segment along them.
     """
     if spacing_m <= 0:
         raise ValueError("spacing must be positive")
     rot = line_angle_to_rotation(angle_deg)
     region = area_m
-    limit = area_m.buffer(reach_m, join_style="mitre") if reach_m > 0 else area_m
+    limit = area_m.buffer(reach_m) if reach_m > 0 else area_m  # round: never farther than reach_m
     if exclusions_m:
         ex = unary_union(list(exclusions_m))
         region = area_m.difference(ex)
@@ -151,32 +153,95 @@ def sweep_segments(area_m: Polygon | MultiPolygon, angle_deg: float, spacing_m: 
     inv = -rot
     cos_r, sin_r = math.cos(math.radians(inv)), math.sin(math.radians(inv))
     segs: list[Segment] = []
+    half = spacing_m / 2.0
+
+    def emit(k: int, y: float, a: float, b: float, lo: float, hi: float) -> tuple[float, float]:
+        if trigger_distance_m:
+            a, b = _extend_to_interval(a, b, lo, hi, trigger_distance_m)
+        ax, ay = a * cos_r - y * sin_r, a * sin_r + y * cos_r
+        bx, by = b * cos_r - y * sin_r, b * sin_r + y * cos_r
+        segs.append(Segment(float(ax), float(ay), float(bx), float(by), k, pass_no))
+        return a, b
+
+    boxes = []
     for k, (y, cand, allowed) in enumerate(zip(ys, per_line, allowed_per_line)):
         for lo, hi in allowed:
             for c0, c1 in cand:
                 a, b = max(lo, c0), min(hi, c1)
-                if b - a <= 1e-6:
-                    continue
-                if trigger_distance_m:
-                    length = b - a
-                    # last photo half a metre before the leg's end, so the distance trigger surely fires it
-                    target = (max(0, math.ceil((length - END_MARGIN_M) / trigger_distance_m - 1e-9))
-                              * trigger_distance_m + END_MARGIN_M)
-                    extra = target - length
-                    if extra > 1e-6:
-                        if a - extra / 2.0 >= lo and b + extra / 2.0 <= hi:
-                            a, b = a - extra / 2.0, b + extra / 2.0
-                        elif a - extra >= lo and b + 0 <= hi and (b + extra > hi):
-                            a -= extra
-                        elif b + extra <= hi:
-                            b += extra
-                        else:  # as much as fits
-                            room_a, room_b = a - lo, hi - b
-                            a, b = a - min(room_a, extra / 2.0), b + min(room_b, extra / 2.0)
-                ax, ay = a * cos_r - y * sin_r, a * sin_r + y * cos_r
-                bx, by = b * cos_r - y * sin_r, b * sin_r + y * cos_r
-                segs.append(Segment(float(ax), float(ay), float(bx), float(by), k, pass_no))
+                if b - a > 1e-6:
+                    a, b = emit(k, float(y), a, b, lo, hi)
+                    boxes.append((a, float(y), b))
+    if along_reach_m > 0 and across_reach_m > 0:
+        _fill_gaps(region_r, limit_r, boxes, ys, spacing_m, along_reach_m, across_reach_m, emit, lminx, lmaxx)
     return segs
+
+
+def _fill_gaps(region_r, limit_r, boxes, ys, spacing_m, along, across, emit, lminx, lmaxx) -> None:  # type: ignore[no-untyped-def]
+    """Extra segments over parts of the area no photo sees (a thin arm running between two lines).
+
+    Photos of a segment see ``along`` past its ends and ``across`` to each side. What the area
+    still holds outside all of that, if bigger than a sliver, gets a segment along its longest
+    inside line, so flight lines never have to leave the area to photograph it.
+    """
+    seen = shapely.union_all(shapely.box(*np.array(
+        [(a - along, y - across, b + along, y + across) for a, y, b in boxes]).T)) if boxes else None
+    missing = region_r.difference(seen) if seen is not None else region_r
+    small = 0.02 * spacing_m * spacing_m
+    if missing.is_empty or missing.area < small:
+        return
+    for part in sorted(getattr(missing, "geoms", [missing]), key=lambda g: -g.area):
+        if part.area < small or (seen is not None and part.difference(seen).area < small):
+            continue
+        px0, py0, px1, py1 = part.bounds
+        tries = np.linspace(py0, py1, 9)[1:-1]
+        lengths = shapely.length(shapely.intersection(
+            shapely.linestrings([[[px0 - 1.0, t], [px1 + 1.0, t]] for t in tries]), part))
+        y2 = float(tries[int(np.argmax(lengths))])
+        k = int(np.argmin(np.abs(np.asarray(ys) - y2)))
+        row = _line_intervals(shapely.linestrings([[[lminx - 10.0, y2], [lmaxx + 10.0, y2]]]), limit_r)[0]
+        for lo, hi in row:
+            a, b = max(lo, px0), min(hi, px1)
+            if b - a > 1e-6:
+                a, b = emit(k, y2, a, b, lo, hi)
+                cover = box(a - along, y2 - across, b + along, y2 + across)
+                seen = cover if seen is None else seen.union(cover)
+
+
+def _minus(intervals: list[tuple[float, float]], cuts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out = []
+    for a, b in intervals:
+        pieces = [(a, b)]
+        for c0, c1 in cuts:
+            nxt = []
+            for p0, p1 in pieces:
+                if c1 <= p0 or c0 >= p1:
+                    nxt.append((p0, p1))
+                    continue
+                if c0 > p0:
+                    nxt.append((p0, c0))
+                if c1 < p1:
+                    nxt.append((c1, p1))
+            pieces = nxt
+        out.extend(pieces)
+    return out
+
+
+def _extend_to_interval(a: float, b: float, lo: float, hi: float, step: float) -> tuple[float, float]:
+    """Lengthen [a, b] within [lo, hi] to whole photo intervals plus the end margin."""
+    length = b - a
+    # last photo half a metre before the leg's end, so the distance trigger surely fires it
+    target = max(0, math.ceil((length - END_MARGIN_M) / step - 1e-9)) * step + END_MARGIN_M
+    extra = target - length
+    if extra <= 1e-6:
+        return a, b
+    if a - extra / 2.0 >= lo and b + extra / 2.0 <= hi:
+        return a - extra / 2.0, b + extra / 2.0
+    if b + extra <= hi:
+        return a, b + extra
+    if a - extra >= lo:
+        return a - extra, b
+    room_a, room_b = a - lo, hi - b  # as much as fits
+    return a - min(room_a, extra / 2.0), b + min(room_b, extra / 2.0)
 
 
 def count_segments(area_m: Polygon | MultiPolygon, angle_deg: float, spacing_m: float,

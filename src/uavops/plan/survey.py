@@ -590,10 +590,12 @@ def plan_survey(area: SurveyArea, camera: Camera, params: SurveyParams, *, dem_p
 
     angle = params.angle_deg % 180.0 if params.angle_deg is not None else auto_angle(area_m, spacing_m, excl_m)
     segs = sweep_segments(area_m, angle, spacing_m, exclusions_m=excl_m, exclusion_margin_m=margin,
-                          trigger_distance_m=trigger_m, reach_m=params.turnaround_m)
+                          trigger_distance_m=trigger_m, reach_m=params.turnaround_m,
+                          along_reach_m=front_m / 2.0, across_reach_m=side_m / 2.0)
     if params.crosshatch:
         segs += sweep_segments(area_m, angle + 90.0, spacing_m, exclusions_m=excl_m, exclusion_margin_m=margin,
-                               trigger_distance_m=trigger_m, reach_m=params.turnaround_m, pass_no=1)
+                               trigger_distance_m=trigger_m, reach_m=params.turnaround_m,
+                               along_reach_m=front_m / 2.0, across_reach_m=side_m / 2.0, pass_no=1)
     if not segs:
         raise PlanError("No survey line fits in the area outside the no-fly zones; check the area and --exclude files.")
 
