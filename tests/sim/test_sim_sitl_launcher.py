@@ -59,3 +59,20 @@ def test_missing_binary_names_the_variable(tmp_path):
         resolve_sitl_bin(None)
     with pytest.raises(SimError, match="UAVOPS_SITL_BIN"):
         resolve_sitl_bin(tmp_path / "nope")
+
+
+def test_cli_ardupilot_backend_uses_the_launcher(run_cli, tmp_path):
+    binary = _fake_binary(tmp_path)
+    r = run_cli("sim", "--backend", "ardupilot", "--sitl-bin", str(binary), "--tcp", "0", "--out", "none",
+                "--speedup", "5", "--home", "dushanbe", "--eeprom", str(tmp_path / "run"), "--duration", "0.2",
+                "--json")
+    assert r.exit_code == 0, r.stderr
+    import json
+
+    info = json.loads(r.stdout)
+    assert info["backend"] == "ardupilot" and len(info["tcp"]) == 3
+    args = (tmp_path / "run" / "args.txt").read_text().splitlines()
+    assert args[args.index("--speedup") + 1] == "5"
+    assert args[args.index("--home") + 1] == get_location("dushanbe").sitl_home()
+    r = run_cli("sim", "--backend", "ardupilot", "--sitl-bin", str(binary), "--loss", "0.2", "--duration", "0.1")
+    assert r.exit_code == 2 and "--loss" in r.stderr
