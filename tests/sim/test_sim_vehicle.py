@@ -307,3 +307,15 @@ def test_params_persist_per_instance_and_types(tmp_path):
     assert len({v.param_id for v in values}) == values[0].param_count == sim2.params.count()
     gcs2.send(gcs2.mav.param_set_encode(1, 1, b"NOT_A_PARAM", 1, 9))
     assert "Unknown parameter NOT_A_PARAM" in sim2.statustexts()
+
+
+def test_too_many_items_is_no_space_and_wrong_fence_items_rejected():
+    sim, gcs = make_sim()
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 5000, 0))
+    assert gcs.take("MISSION_ACK")[-1].type == 4  # MAV_MISSION_NO_SPACE
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 1, 1))
+    gcs.send(gcs.mav.mission_item_int_encode(1, 1, 0, 0, 16, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1))
+    assert gcs.take("MISSION_ACK")[-1].type == 3  # a waypoint is not a fence item: UNSUPPORTED
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 1, 2))
+    gcs.send(gcs.mav.mission_item_int_encode(1, 1, 0, 0, 5100, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2))
+    assert gcs.take("MISSION_ACK")[-1].type == 2  # rally points need a relative-altitude frame
