@@ -101,7 +101,7 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]]) -> dict[str, objec
             change_c[name].add(b, t_change, valid)
             row[f"{name}_f1"] = round(_one(b, t_change, valid).f1, 3)
         fps = read_footprints(d / "buildings.geojson", pair.grid)
-        graded = grade_buildings(fps, change, pair.grid, model.card.get("grade_log_bias"))
+        graded = grade_buildings(fps, change, pair.grid, model.card.get("grader"))
         pred_g += [b.damage_gra for b in graded]
         truth_g += [str(b.footprint.properties.get("damage_gra")) for b in graded]
         # Post-only.
@@ -109,7 +109,7 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]]) -> dict[str, objec
                                 model=model, progress=False)
         change_c["detector_post_only"].add(single.classes >= 1, t_change, pair.post_valid)
         loc_post.add((single.classes >= 1) & (single.classes <= 3), t_loc, pair.post_valid)
-        pred_g_post += [b.damage_gra for b in grade_buildings(fps, single, pair.grid, model.card.get("grade_log_bias"))]
+        pred_g_post += [b.damage_gra for b in grade_buildings(fps, single, pair.grid, model.card.get("grader"))]
         # No-damage pair: the pre flight against a perturbed copy of itself (3 full-resolution px shift).
         assert pair.pre is not None and pair.pre_valid is not None
         shift = 3.0 / pair.grid.scale

@@ -22,10 +22,12 @@ from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError
 from ..package import DAMAGE_GRADES
-from .detector import ChangeMap
+from .detector import GRADE_CUES, ChangeMap
 from .inputs import WorkGrid
+from .model import CLASS_NAMES
 
-__all__ = ["Footprint", "read_footprints", "GradedBuilding", "grade_buildings"]
+__all__ = ["Footprint", "read_footprints", "GradedBuilding", "grade_buildings", "building_features",
+           "FEATURE_NAMES"]
 
 
 @dataclass
@@ -132,51 +134,87 @@ def read_footprints(path: str | Path, grid: WorkGrid) -> list[Footprint]:
     return out
 
 
+FEATURE_NAMES: tuple[str, ...] = (
+    *(f"in_p_{c}" for c in CLASS_NAMES), *(f"in_{n}" for n, _, _ in GRADE_CUES), "in_changed", "in_extent",
+    *(f"ring_p_{c}" for c in CLASS_NAMES), "ring_changed", "compared", "log_area_px")
+
+
+def building_features(footprints: list[Footprint], change: ChangeMap, grid: WorkGrid
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-building features (N, len(FEATURE_NAMES)), pixel counts (N,), valid fractions (N,).
+
+    Inside = the footprint shrunk by ~0.5 m (a neighbour's rubble should not leak in); ring = a ~3 m band
+    around it (debris thrown out, water or mud lapping at the walls).
+    """
+    n = len(footprints)
+    h, w = change.classes.shape
+    px_m = grid.gsd_m or 0.2
+    inside_shapes, ring_shapes, full_shapes = [], [], []
+    for i, fp in enumerate(footprints):
+        g = fp.geometry_grid
+        shrunk = g.buffer(-0.5 / px_m)
+        if shrunk.is_empty or shrunk.area < 4:
+            shrunk = g
+        inside_shapes.append((mapping(shrunk), i + 1))
+        ring_shapes.append((mapping(g.buffer(3.0 / px_m)), i + 1))
+        full_shapes.append((mapping(g), 1))
+    ids = rasterize(inside_shapes, out_shape=(h, w), fill=0, dtype="int32")
+    ring = rasterize(ring_shapes, out_shape=(h, w), fill=0, dtype="int32")
+    ring[rasterize(full_shapes, out_shape=(h, w), fill=0, dtype="uint8") > 0] = 0
+    missing = [i for i in range(n) if not (ids == i + 1).any()] if n < 5000 else []
+    if missing:  # tiny footprints: burn them with all_touched
+        extra = rasterize([inside_shapes[i] for i in missing], out_shape=(h, w), fill=0, dtype="int32",
+                          all_touched=True)
+        ids = np.where(extra > 0, extra, ids)
+    k = change.probs.shape[0]
+    planes = change.cue_planes if change.cue_planes is not None else np.zeros((len(GRADE_CUES), h, w), np.uint8)
+
+    def means(lab: np.ndarray, stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        flat = lab.ravel()
+        sel = flat > 0
+        labels = flat[sel]
+        counts = np.bincount(labels, minlength=n + 1)[1:].astype(np.float64)
+        sums = np.stack([np.bincount(labels, weights=stack[j].ravel()[sel].astype(np.float64), minlength=n + 1)[1:]
+                         for j in range(stack.shape[0])])
+        return sums / np.maximum(counts, 1)[None], counts
+
+    changed = ((change.classes >= 1) & (change.classes <= 3)).astype(np.uint8)[None]
+    extent = (change.classes == 4).astype(np.uint8)[None]
+    in_stack = np.concatenate([change.probs, planes, changed * 255, extent * 255, change.valid[None].astype(np.uint8),
+                               change.compared[None].astype(np.uint8)])
+    m_in, c_in = means(ids, in_stack)
+    ring_stack = np.concatenate([change.probs, (change.classes >= 1).astype(np.uint8)[None] * 255])
+    m_ring, _ = means(ring, ring_stack)
+    nf = k + len(GRADE_CUES) + 2
+    feats = np.concatenate([m_in[:nf] / 255.0, m_ring / 255.0, m_in[nf + 1:nf + 2],
+                            np.log1p(c_in)[None]]).T.astype(np.float32)
+    return feats, c_in, m_in[nf]
+
+
 def grade_buildings(footprints: list[Footprint], change: ChangeMap, grid: WorkGrid,
-                    grade_bias: list[float] | None = None) -> list[GradedBuilding]:
-    """Grade each footprint from the mean class probabilities inside it (shrunk by ~0.5 m)."""
+                    grader: dict[str, Any] | None = None) -> list[GradedBuilding]:
+    """Grade each footprint: the model card's building grader (multinomial logistic regression over
+    :data:`FEATURE_NAMES`) or, without one, the argmax of the mean class probabilities."""
     if not footprints:
         return []
-    h, w = change.classes.shape
-    shrink_px = 0.5 / grid.gsd_m if grid.gsd_m else 1.0
-    shapes = []
-    for i, fp in enumerate(footprints):
-        g = fp.geometry_grid.buffer(-shrink_px)
-        if g.is_empty or g.area < 4:
-            g = fp.geometry_grid
-        shapes.append((mapping(g), i + 1))
-    ids = rasterize(shapes, out_shape=(h, w), fill=0, dtype="int32", all_touched=False)
-    # Tiny footprints that rasterise to nothing: burn them with all_touched.
-    n = len(footprints)
-    flat = ids.ravel()
-    sel = flat > 0
-    labels = flat[sel]
-    counts = np.bincount(labels, minlength=n + 1)
-    probs = change.probs.reshape(change.probs.shape[0], -1)[:, sel].astype(np.float64) / 255.0
-    sums = np.stack([np.bincount(labels, weights=probs[k], minlength=n + 1) for k in range(probs.shape[0])])
-    valid_counts = np.bincount(labels, weights=change.valid.ravel()[sel].astype(np.float64), minlength=n + 1)
-    bias = np.asarray(grade_bias or [0.0, 0.0, 0.0, 0.0])
+    feats, counts, valid_frac = building_features(footprints, change, grid)
+    if grader:
+        x = (feats - np.asarray(grader["mean"], np.float32)) / np.asarray(grader["std"], np.float32)
+        logits = x @ np.asarray(grader["W"], np.float32).T + np.asarray(grader["b"], np.float32)
+        logits -= logits.max(axis=1, keepdims=True)
+        gp = np.exp(logits)
+        gp /= gp.sum(axis=1, keepdims=True)
+    else:
+        k = len(CLASS_NAMES)
+        p = feats[:, :k]
+        gp = np.stack([p[:, 0], p[:, 1] + p[:, 4], p[:, 2], p[:, 3]], axis=1)
+        gp /= np.maximum(gp.sum(axis=1, keepdims=True), 1e-9)
     graded = []
     for i, fp in enumerate(footprints):
-        c = counts[i + 1]
-        if c == 0:
-            one = rasterize([(mapping(fp.geometry_grid), 1)], out_shape=(h, w), fill=0, dtype="uint8",
-                            all_touched=True) > 0
-            c = int(one.sum())
-            if c == 0:
-                continue
-            mp = change.probs[:, one].astype(np.float64).mean(axis=1) / 255.0
-            vfrac = float(change.valid[one].mean())
-        else:
-            mp = sums[:, i + 1] / c
-            vfrac = valid_counts[i + 1] / c
-        if vfrac < 0.5:
-            continue  # mostly outside the imaged area: not assessed
-        # Event extent (e.g. standing water) on a footprint counts towards "Possibly damaged".
-        gp = np.array([mp[0], mp[1] + (mp[4] if len(mp) > 4 else 0.0), mp[2], mp[3]])
-        gp = gp / max(gp.sum(), 1e-9)
-        k = int(np.argmax(np.log(gp + 1e-6) + bias))
-        area = fp.geometry_grid.area * (grid.pixel_area_m2 or 0.0) if grid.gsd_m else None
-        graded.append(GradedBuilding(fp, DAMAGE_GRADES[k], float(gp[k]), area, tuple(float(v) for v in gp),
-                                     int(c)))
+        if counts[i] == 0 or valid_frac[i] < 0.5:
+            continue  # not on the image (or mostly outside its data): not assessed
+        j = int(np.argmax(gp[i]))
+        area = fp.geometry_grid.area * grid.pixel_area_m2 if grid.pixel_area_m2 else None
+        graded.append(GradedBuilding(fp, DAMAGE_GRADES[j], float(gp[i, j]), area,
+                                     tuple(float(v) for v in gp[i]), int(counts[i])))  # type: ignore[arg-type]
     return graded

@@ -13,11 +13,18 @@ import numpy as np
 
 from ..progress import progress_bar
 from .coreg import Registration, coregister
-from .cues import MARGIN_PX, ColourMatch, colour_match, compute_cues
+from .cues import CUE_NAMES, MARGIN_PX, ColourMatch, colour_match, compute_cues
 from .inputs import ImagePair
 from .model import CLASS_NAMES, ChangeModel, load_model
 
-__all__ = ["ChangeMap", "detect_changes", "iter_tiles"]
+__all__ = ["ChangeMap", "detect_changes", "iter_tiles", "GRADE_CUES"]
+
+#: Cues kept (uint8, value / scale x 255) for per-building grading: (name, scale, use absolute value).
+GRADE_CUES: tuple[tuple[str, float, bool], ...] = (
+    ("d_intensity", 0.5, False), ("d_chroma", 0.3, False), ("d_structure", 1.0, False), ("d_texture", 1.5, True),
+    ("d_edges", 0.5, True), ("post_rubble", 1.0, False), ("post_burn", 1.0, False), ("post_mud", 1.0, False),
+    ("post_water", 1.0, False), ("shadow_any", 1.0, False),
+)
 
 
 @dataclass
@@ -32,6 +39,8 @@ class ChangeMap:
     colour: ColourMatch | None
     model_version: str
     single_image_indices: np.ndarray | None = None   # (4, H, W) uint8: water, mud, burn, rubble (post)
+    pre_registered: np.ndarray | None = None          # (H, W, 3) uint8 pre image on the post grid
+    cue_planes: np.ndarray | None = None              # (len(GRADE_CUES), H, W) uint8, see GRADE_CUES
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -79,6 +88,10 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
     k = len(CLASS_NAMES)
     probs = np.zeros((k, h, w), np.uint8)
     indices = np.zeros((4, h, w), np.uint8)
+    planes = np.zeros((len(GRADE_CUES), h, w), np.uint8)
+    plane_idx = [CUE_NAMES.index(n) for n, _, _ in GRADE_CUES]
+    plane_scale = np.asarray([255.0 / sc for _, sc, _ in GRADE_CUES], np.float32)[:, None, None]
+    plane_abs = [i for i, (_, _, a) in enumerate(GRADE_CUES) if a]
     m = MARGIN_PX
     tiles = iter_tiles(h, w, tile_px)
     with progress_bar(progress) as bar:
@@ -99,6 +112,9 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
             cy, cx = y - y0, x - x0
             probs[:, y:y + th, x:x + tw] = np.clip(p[:, cy:cy + th, cx:cx + tw] * 255.0 + 0.5, 0, 255).astype(np.uint8)
             indices[:, y:y + th, x:x + tw] = np.clip(cues[13:17, cy:cy + th, cx:cx + tw] * 255.0 + 0.5, 0, 255)
+            sel = cues[plane_idx, cy:cy + th, cx:cx + tw]
+            sel[plane_abs] = np.abs(sel[plane_abs])
+            planes[:, y:y + th, x:x + tw] = np.clip(sel * plane_scale + 0.5, 0, 255)
             bar.advance(task)
     bias = np.asarray(model.card.get("class_log_bias", [0.0] * k), np.float32)
     logp = np.log(probs.astype(np.float32) + 1.0) + bias[:, None, None]
@@ -110,4 +126,5 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
     if pre is None:
         notes.append("no pre image: damage is judged from the post image alone (single-image cues)")
     return ChangeMap(classes=classes, probs=probs, valid=valid, compared=compared, registration=reg,
-                     colour=match, model_version=model.version, single_image_indices=indices, notes=notes)
+                     colour=match, model_version=model.version, single_image_indices=indices,
+                     pre_registered=pre, cue_planes=planes, notes=notes)

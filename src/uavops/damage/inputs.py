@@ -221,7 +221,7 @@ def _load_geo(post_path: Path, pre_path: Path | None, work_gsd_m: float) -> Imag
         scale = max(1.0, work_gsd_m / native) if native > 0 else 1.0
         ww = max(1, round(post_ds.width / scale))
         wh = max(1, round(post_ds.height / scale))
-        transform = post_ds.transform * Affine.scale(post_ds.width / ww, post_ds.height / wh)
+        transform = post_ds.transform @ Affine.scale(post_ds.width / ww, post_ds.height / wh)
         grid = WorkGrid(width=ww, height=wh, scale=post_ds.width / ww, full_width=post_ds.width,
                         full_height=post_ds.height, transform=transform, crs=post_ds.crs,
                         gsd_m=native * post_ds.width / ww, native_gsd_m=native)

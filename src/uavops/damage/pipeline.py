@@ -126,7 +126,7 @@ def run_damage(post: str | Path, out_dir: str | Path, *, pre: str | Path | None 
     footprints = read_footprints(buildings, grid) if buildings is not None else []
     change = detect_changes(pair, model=model, progress=opts.progress)
     event = guess_event(change) if opts.event == "auto" else opts.event
-    graded = grade_buildings(footprints, change, grid, model.card.get("grade_log_bias"))
+    graded = grade_buildings(footprints, change, grid, model.card.get("grader"))
     areas = [] if footprints else damage_polygons(change.classes, change.probs, grid)
     extents = extent_polygons(change.classes, change.probs, grid)
 
@@ -194,7 +194,7 @@ def run_damage(post: str | Path, out_dir: str | Path, *, pre: str | Path | None 
              ("Co-registration", summary["registration"]["method"] if summary["registration"] else "n/a"),
              ("Working pixel", f"{grid.gsd_m * 100:.0f} cm" if grid.gsd_m else f"{grid.scale:.2f} input px")]
     render_report(out / "report.html", title=f"Damage assessment — {event} — {obs_date}", post=pair.post,
-                  pre=None if pair.pre is None else _registered_pre(change, pair),
+                  pre=change.pre_registered,
                   classes=change.classes, buildings=[(b.footprint.geometry_grid, b.damage_gra) for b in graded],
                   places=_places(graded, areas, opts.max_places), summary=summary, facts=facts, notes=change.notes)
 
@@ -221,14 +221,3 @@ def run_damage(post: str | Path, out_dir: str | Path, *, pre: str | Path | None 
     )
     write_json(out / "package.json", meta.model_dump(mode="json"))
     return DamageResult(out, meta, summary, change, pair, graded, areas, extents)
-
-
-def _registered_pre(change: ChangeMap, pair: ImagePair) -> np.ndarray | None:
-    # The report shows the pre image as the detector saw it (co-registered), so crops line up.
-    import cv2
-    if pair.pre is None or change.registration is None:
-        return pair.pre
-    h, w = pair.post.shape[:2]
-    hom = np.asarray(change.registration.homography)
-    return cv2.warpPerspective(pair.pre, hom, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                               borderMode=cv2.BORDER_CONSTANT)
