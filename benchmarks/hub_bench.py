@@ -26,7 +26,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fixtures.hub import EVENT_ID, LiveHub, free_port, make_package, seed_hub  # noqa: E402
+from fixtures.hub import (EVENT_ID, LiveHub, _drop_pg_database, _new_pg_database, free_port,  # noqa: E402
+                          make_package, seed_hub)
 
 from uavops.hub.client import Outbox, UploadClient  # noqa: E402
 from uavops.hub.config import HubConfig  # noqa: E402
@@ -38,7 +39,8 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--size-mb", type=float, default=50.0, help="approximate package size")
     ap.add_argument("--chunk-mb", type=float, default=8.0)
-    ap.add_argument("--database-url", default=None)
+    ap.add_argument("--database-url", default=None,
+                    help="PostgreSQL server URL; the benchmark creates (and drops) its own database there")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
@@ -47,6 +49,9 @@ def main() -> int:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="uavops-hub-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    server_url = args.database_url
+    if server_url:
+        args.database_url = _new_pg_database(server_url)
     try:
         # ---- data: one distinct package per client, from its own organisation
         side_px = int((args.size_mb * 1e6 / 3 / (4 / 3)) ** 0.5)  # RGB bytes plus ~1/3 for overviews
@@ -141,6 +146,8 @@ def main() -> int:
             print(f"  failure {code}: {exc}")
         return 0 if not failed else 1
     finally:
+        if server_url:
+            _drop_pg_database(server_url, args.database_url)
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 

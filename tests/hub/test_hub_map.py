@@ -94,7 +94,6 @@ def test_map_draws_polygons_by_grade_mosaics_and_filters(tmp_path, browser):
         time.sleep(0.8)  # fitBounds animation
         shot = browser.get_screenshot_as_png()
         (Path(tmp_path) / "map-kz.png").write_bytes(shot)
-        Path("/tmp/uavops-hub-map-kz.png").write_bytes(shot)
         panel = browser.execute_script("return document.getElementById('panel').getBoundingClientRect().right;")
         ratio = browser.execute_script("return window.devicePixelRatio;")
         px = grade_pixels(shot, int(panel * ratio))

@@ -69,14 +69,14 @@ def test_migrations_match_the_schema(tmp_path, hub_database_url):
     assert diff == [] and version == "0002"
 
 
-def test_audit_log_is_append_only(hub, package, tmp_path):
+def test_audit_log_is_append_only(hub, hub_package, tmp_path):
     import sqlalchemy as sa
     from sqlalchemy.exc import DatabaseError
 
     from uavops.hub import db
 
     with hub.upload_client() as client:
-        client.upload(package, Outbox(tmp_path / "o"))
+        client.upload(hub_package, Outbox(tmp_path / "o"))
     with hub.service.engine.connect() as conn:
         n = conn.execute(sa.select(sa.func.count()).select_from(db.audit_log)).scalar_one()
     assert n >= 8  # orgs, event, tokens, upload, report
@@ -88,13 +88,13 @@ def test_audit_log_is_append_only(hub, package, tmp_path):
         assert conn.execute(sa.select(sa.func.count()).select_from(db.audit_log)).scalar_one() == n
 
 
-def test_concurrent_finalise_gives_one_report(sqlite_hub, package, tmp_path):
+def test_concurrent_finalise_gives_one_report(sqlite_hub, hub_package, tmp_path):
     """Two finalise calls racing (a client retry while the first still runs) register one report."""
     import threading
 
     from uavops.hub.service import UploadBusyError
 
-    entry = Outbox(tmp_path / "o").enqueue(package)
+    entry = Outbox(tmp_path / "o").enqueue(hub_package)
     kg = sqlite_hub.service.authenticate(f"Bearer {sqlite_hub.tokens['kg']}")
     state, _ = sqlite_hub.service.create_upload(kg, entry.size_bytes, entry.package_id, entry.sha256,
                                                 entry.package_sha256)

@@ -14,10 +14,10 @@ from uavops.errors import ConflictError
 from uavops.hub.client import HubUnreachableError, Outbox
 
 
-def test_upload_registers_one_report_with_all_files(hub, package, tmp_path):
+def test_upload_registers_one_report_with_all_files(hub, hub_package, tmp_path):
     outbox = Outbox(tmp_path / "outbox")
     with hub.upload_client(chunk_bytes=20_000) as client:
-        result = client.upload(package, outbox)
+        result = client.upload(hub_package, outbox)
     assert result.status == "created" and result.version == 1
     assert outbox.entries() == []
     report = hub.service.get_report(result.report_id)
@@ -29,16 +29,16 @@ def test_upload_registers_one_report_with_all_files(hub, package, tmp_path):
     with hub.http("coord") as http:
         r = http.get(f"/reports/{result.report_id}/files/mosaic")
         assert r.status_code == 200
-        assert r.content == (package / "mosaic.tif").read_bytes()
+        assert r.content == (hub_package / "mosaic.tif").read_bytes()
     feats, total = hub.service.query_features(EVENT_ID)
     assert total == 4 and {f["properties"]["tag"] for f in feats} == {"kg-1"}
 
 
-def test_same_package_twice_is_one_report(hub, package, tmp_path):
+def test_same_package_twice_is_one_report(hub, hub_package, tmp_path):
     outbox = Outbox(tmp_path / "outbox")
     with hub.upload_client() as client:
-        first = client.upload(package, outbox)
-        second = client.upload(package, outbox)
+        first = client.upload(hub_package, outbox)
+        second = client.upload(hub_package, outbox)
     assert second.report_id == first.report_id and second.status == "exists" and second.bytes_sent == 0
     assert len(hub.service.list_reports()) == 1
     assert hub.service.query_features(EVENT_ID)[1] == 4
@@ -81,7 +81,7 @@ class FlakyTransport(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
-def test_dropped_connections_resume_from_confirmed_byte(hub, package, tmp_path):
+def test_dropped_connections_resume_from_confirmed_byte(hub, hub_package, tmp_path):
     from uavops.hub.client import UploadClient, sync_transport
 
     inner = sync_transport(httpx.ASGITransport(app=hub.app))
@@ -89,21 +89,21 @@ def test_dropped_connections_resume_from_confirmed_byte(hub, package, tmp_path):
     sleeps: list[float] = []
     client = UploadClient("http://hub.test", hub.tokens["kg"], transport=flaky, chunk_bytes=4_000, backoff_s=0.2,
                           sleep=sleeps.append)
-    result = client.upload(package, Outbox(tmp_path / "ob"))
+    result = client.upload(hub_package, Outbox(tmp_path / "ob"))
     assert result.status == "created"
     # patch 2 and its retry (3) fail back to back, so the delay doubles; it resets after a success
     assert sleeps == [0.2, 0.4, 0.2, 0.2]
     assert flaky.patches > 8
     report = hub.service.get_report(result.report_id)
     assert next(f for f in report["files"] if f["role"] == "mosaic")["sha256"] == \
-        json.loads((package / "package.json").read_text())["files"][2]["sha256"]
+        json.loads((hub_package / "package.json").read_text())["files"][2]["sha256"]
     assert len(hub.service.list_reports()) == 1
 
 
-def test_client_restart_resumes_from_state_on_disk(hub, package, tmp_path):
+def test_client_restart_resumes_from_state_on_disk(hub, hub_package, tmp_path):
     """A client that dies mid-upload leaves state.json; the next run continues from the hub's offset."""
     outbox = Outbox(tmp_path / "ob")
-    entry = outbox.enqueue(package)
+    entry = outbox.enqueue(hub_package)
 
     class Killed(Exception):
         pass
@@ -116,7 +116,7 @@ def test_client_restart_resumes_from_state_on_disk(hub, package, tmp_path):
         client.send(entry, die_after_three)
     state = json.loads((entry.folder / "state.json").read_text())["state"]
     assert state["upload_url"].startswith("http://hub.test/uploads/")
-    again = Outbox(tmp_path / "ob").enqueue(package)  # a new process finds the same entry
+    again = Outbox(tmp_path / "ob").enqueue(hub_package)  # a new process finds the same entry
     assert again.state["upload_url"] == state["upload_url"]
     with hub.upload_client(chunk_bytes=10_000) as client:
         result = client.send(again)
@@ -124,17 +124,17 @@ def test_client_restart_resumes_from_state_on_disk(hub, package, tmp_path):
     assert len(hub.service.list_reports()) == 1
 
 
-def test_lost_state_still_resumes_by_package_id(hub, package, tmp_path):
+def test_lost_state_still_resumes_by_package_id(hub, hub_package, tmp_path):
     """Even without state.json the hub finds the unfinished upload by package id + SHA-256."""
     outbox = Outbox(tmp_path / "ob")
-    entry = outbox.enqueue(package)
+    entry = outbox.enqueue(hub_package)
     with hub.upload_client(chunk_bytes=10_000) as client:
         with pytest.raises(RuntimeError):
             client.send(entry, lambda done, total: (_ for _ in ()).throw(RuntimeError()) if done >= 20_000 else None)
     entry.state.clear()
     entry.save()
     with hub.upload_client(chunk_bytes=10_000) as client:
-        result = client.send(Outbox(tmp_path / "ob").enqueue(package))
+        result = client.send(Outbox(tmp_path / "ob").enqueue(hub_package))
     assert result.resumed_from == 20_000
     assert len(hub.service.list_reports()) == 1
 
@@ -157,11 +157,11 @@ def test_outbox_queues_while_offline_and_flush_sends_later(hub, tmp_path, run_cl
         json.loads((p / "package.json").read_text())["package_id"] for p in pkgs}
 
 
-def test_other_org_cannot_reuse_a_package_id(hub, package, tmp_path):
+def test_other_org_cannot_reuse_a_package_id(hub, hub_package, tmp_path):
     with hub.upload_client("kg") as client:
-        client.upload(package, Outbox(tmp_path / "a"))
+        client.upload(hub_package, Outbox(tmp_path / "a"))
     other = make_package(tmp_path / "kz", producer="KZ-MChS", site="Almaty",
-                         package_id=json.loads((package / "package.json").read_text())["package_id"])
+                         package_id=json.loads((hub_package / "package.json").read_text())["package_id"])
     with hub.upload_client("kz") as client, pytest.raises(ConflictError, match="KG-MChS"):
         client.upload(other, Outbox(tmp_path / "b"))
 

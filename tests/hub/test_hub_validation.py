@@ -57,9 +57,9 @@ def assert_error(resp, status: int, *words: str) -> None:
         assert w.lower() in body["detail"].lower(), body["detail"]
 
 
-def test_valid_raw_upload_is_accepted(sqlite_hub, package):
+def test_valid_raw_upload_is_accepted(sqlite_hub, hub_package):
     with sqlite_hub.http("kg") as http:
-        r = tus_upload(http, tar_bytes(package), pid(package), chunk=7000)
+        r = tus_upload(http, tar_bytes(hub_package), pid(hub_package), chunk=7000)
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "created"
 
@@ -157,7 +157,7 @@ def test_geotiff_is_opened_only_with_the_gtiff_driver(tmp_path):
         validate_geotiff(fake, "mosaic")
 
 
-def test_archive_path_traversal_symlink_and_hardlink(sqlite_hub, package):
+def test_archive_path_traversal_symlink_and_hardlink(sqlite_hub, hub_package):
     evil = tarfile.TarInfo("../../etc/evil.txt")
     evil.size = 3
     link = tarfile.TarInfo("link.tif")
@@ -165,41 +165,41 @@ def test_archive_path_traversal_symlink_and_hardlink(sqlite_hub, package):
     hard = tarfile.TarInfo("hard.tif")
     hard.type, hard.linkname = tarfile.LNKTYPE, "damage.tif"
     with sqlite_hub.http("kg") as http:
-        assert_error(tus_upload(http, tar_bytes(package, [evil]), pid(package)), 422, "outside the package")
-        assert_error(tus_upload(http, tar_bytes(package, [link]), pid(package) + "b"), 422, "link or special")
-        assert_error(tus_upload(http, tar_bytes(package, [hard]), pid(package) + "c"), 422, "link or special")
+        assert_error(tus_upload(http, tar_bytes(hub_package, [evil]), pid(hub_package)), 422, "outside the package")
+        assert_error(tus_upload(http, tar_bytes(hub_package, [link]), pid(hub_package) + "b"), 422, "link or special")
+        assert_error(tus_upload(http, tar_bytes(hub_package, [hard]), pid(hub_package) + "c"), 422, "link or special")
         # zip members with a symlink mode bit are refused too
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:
-            for p in sorted(package.iterdir()):
+            for p in sorted(hub_package.iterdir()):
                 zf.write(p, p.name)
             info = zipfile.ZipInfo("sneaky")
             info.external_attr = (0o120777 << 16)
             zf.writestr(info, "/etc/passwd")
-        assert_error(tus_upload(http, buf.getvalue(), pid(package) + "d"), 422, "link or special")
+        assert_error(tus_upload(http, buf.getvalue(), pid(hub_package) + "d"), 422, "link or special")
     assert not (sqlite_hub.config.data_dir.parent / "etc").exists()
     assert sqlite_hub.service.list_reports() == []
 
 
-def test_zip_bomb_is_refused(sqlite_hub, package):
+def test_zip_bomb_is_refused(sqlite_hub, hub_package):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for p in sorted(package.iterdir()):
+        for p in sorted(hub_package.iterdir()):
             zf.write(p, p.name)
         zf.writestr("bomb.bin", b"\0" * (50 << 20))
     assert len(buf.getvalue()) < 1 << 20
     with sqlite_hub.http("kg") as http:
-        assert_error(tus_upload(http, buf.getvalue(), pid(package)), 413, "zip bomb")
+        assert_error(tus_upload(http, buf.getvalue(), pid(hub_package)), 413, "zip bomb")
 
 
-def test_not_an_archive_and_missing_or_unlisted_files(sqlite_hub, package):
+def test_not_an_archive_and_missing_or_unlisted_files(sqlite_hub, hub_package):
     with sqlite_hub.http("kg") as http:
         assert_error(tus_upload(http, b"hello world" * 100, "junk"), 422, "not a .tar")
-        (package / "stray.txt").write_text("x")
-        assert_error(tus_upload(http, tar_bytes(package), pid(package)), 422, "not listed", "stray.txt")
-        (package / "stray.txt").unlink()
-        (package / "report.html").write_text("edited after packaging")
-        assert_error(tus_upload(http, tar_bytes(package), pid(package) + "x"), 422, "does not match")
+        (hub_package / "stray.txt").write_text("x")
+        assert_error(tus_upload(http, tar_bytes(hub_package), pid(hub_package)), 422, "not listed", "stray.txt")
+        (hub_package / "stray.txt").unlink()
+        (hub_package / "report.html").write_text("edited after packaging")
+        assert_error(tus_upload(http, tar_bytes(hub_package), pid(hub_package) + "x"), 422, "does not match")
 
 
 def test_unknown_event_and_wrong_producer(sqlite_hub, tmp_path):
@@ -210,24 +210,24 @@ def test_unknown_event_and_wrong_producer(sqlite_hub, tmp_path):
         assert_error(tus_upload(http, tar_bytes(pkg2), pid(pkg2)), 403, "KZ-MChS")
 
 
-def test_size_limits_per_file_and_per_org(sqlite_hub, package):
+def test_size_limits_per_file_and_per_org(sqlite_hub, hub_package):
     from dataclasses import replace
 
     svc = sqlite_hub.service
-    data = tar_bytes(package)
+    data = tar_bytes(hub_package)
     svc.config = replace(svc.config, max_file_bytes=5000)
     with sqlite_hub.http("kg") as http:
-        assert_error(tus_upload(http, data, pid(package)), 413, "allowed per file")
+        assert_error(tus_upload(http, data, pid(hub_package)), 413, "allowed per file")
         svc.config = replace(svc.config, max_file_bytes=1 << 30, max_org_bytes=len(data) // 2)
-        assert_error(tus_upload(http, data, pid(package) + "-2"), 413, "quota")
+        assert_error(tus_upload(http, data, pid(hub_package) + "-2"), 413, "quota")
         svc.config = replace(svc.config, max_org_bytes=1 << 30, max_upload_bytes=100)
-        assert_error(tus_upload(http, data, pid(package) + "-3"), 413, "in one upload")
+        assert_error(tus_upload(http, data, pid(hub_package) + "-3"), 413, "in one upload")
     assert svc.list_reports() == []
 
 
-def test_chunk_checksum_and_whole_file_hash(sqlite_hub, package):
-    data = tar_bytes(package)
-    meta = {"package_id": pid(package), "sha256": hashlib.sha256(data).hexdigest()}
+def test_chunk_checksum_and_whole_file_hash(sqlite_hub, hub_package):
+    data = tar_bytes(hub_package)
+    meta = {"package_id": pid(hub_package), "sha256": hashlib.sha256(data).hexdigest()}
     header = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())
     with sqlite_hub.http("kg") as http:
         r = http.post("/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
@@ -260,7 +260,7 @@ def test_chunk_checksum_and_whole_file_hash(sqlite_hub, package):
         assert http.head(url, headers={"Tus-Resumable": "1.0.0"}).headers["Upload-Offset"] == "0"
 
 
-def test_bad_tokens_are_401(sqlite_hub, package):
+def test_bad_tokens_are_401(sqlite_hub, hub_package):
     import httpx
 
     from uavops.hub.app import create_app
@@ -286,11 +286,11 @@ def test_bad_tokens_are_401(sqlite_hub, package):
         assert http.get("/map").status_code == 200
 
 
-def test_operator_of_one_country_cannot_change_another_countrys_report(hub, package, tmp_path):
+def test_operator_of_one_country_cannot_change_another_countrys_report(hub, hub_package, tmp_path):
     from uavops.hub.client import Outbox
 
     with hub.upload_client("kg") as client:
-        report_id = client.upload(package, Outbox(tmp_path / "ob")).report_id
+        report_id = client.upload(hub_package, Outbox(tmp_path / "ob")).report_id
     hub.service.add_event("2026-KG-FL-002", "flood", "Flood", ["KG"], "2026-06-01")
     with hub.http("kz") as kz:
         assert_error(kz.delete(f"/reports/{report_id}"), 403, "belongs to KG-MChS")
@@ -308,9 +308,9 @@ def test_operator_of_one_country_cannot_change_another_countrys_report(hub, pack
     assert ("report.update", "KG-MChS") in actions and ("report.delete", "KG-MChS") in actions
 
 
-def test_coordinator_cannot_upload_and_operator_cannot_add_events(sqlite_hub, package):
+def test_coordinator_cannot_upload_and_operator_cannot_add_events(sqlite_hub, hub_package):
     with sqlite_hub.http("coord") as http:
-        assert_error(tus_upload(http, tar_bytes(package), pid(package)), 403, "operator")
+        assert_error(tus_upload(http, tar_bytes(hub_package), pid(hub_package)), 403, "operator")
     with sqlite_hub.http("kg") as http:
         r = http.post("/events", json={"id": "X-1", "type": "flood", "countries": ["KG"], "start_date": "2026-01-01"})
         assert_error(r, 403, "coordinator")
