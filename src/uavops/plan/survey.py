@@ -160,6 +160,8 @@ class _Context:
     dem: Dem | None
     legs: list[_Leg]
     flat: list[tuple[int, int]]  # (leg index, photo index within leg)
+    memo_time: dict[tuple[int, int], float] = field(default_factory=dict)
+    memo_reach: dict[tuple[int, float], int] = field(default_factory=dict)
 
 
 def _photos_along(seg: Segment, step_m: float) -> list[tuple[float, float]]:
@@ -215,13 +217,14 @@ def _piece_nodes(ctx: _Context, leg: _Leg, k0: int, k1: int) -> list[_Node]:
 
 
 def _pieces(ctx: _Context, s: int, e: int) -> list[tuple[int, int, int]]:
-    """Flattened photo range [s, e] → (leg, first photo, last photo) pieces in order."""
-    out: list[tuple[int, int, int]] = []
-    for leg_i, k in ctx.flat[s:e + 1]:
-        if out and out[-1][0] == leg_i:
-            out[-1] = (leg_i, out[-1][1], k)
-        else:
-            out.append((leg_i, k, k))
+    """Flattened photo range [s, e] → (leg, first photo, last photo) pieces in order (O(legs), not O(photos))."""
+    leg_s, k_s = ctx.flat[s]
+    leg_e, k_e = ctx.flat[e]
+    if leg_s == leg_e:
+        return [(leg_s, k_s, k_e)]
+    out = [(leg_s, k_s, len(ctx.legs[leg_s].photos) - 1)]
+    out.extend((i, 0, len(ctx.legs[i].photos) - 1) for i in range(leg_s + 1, leg_e))
+    out.append((leg_e, 0, k_e))
     return out
 
 
@@ -278,7 +281,19 @@ def _sortie_time(ctx: _Context, nodes: list[_Node]) -> float:
 
 def _quick_time(ctx: _Context, s: int, e: int) -> float:
     """Estimated time of a sortie over photos [s, e] (the same model the final mission is timed with)."""
-    return _sortie_time(ctx, _apply_terrain(ctx, _route(ctx, _pieces(ctx, s, e))))
+    t = ctx.memo_time.get((s, e))
+    if t is None:
+        t = ctx.memo_time[(s, e)] = _sortie_time(ctx, _apply_terrain(ctx, _route(ctx, _pieces(ctx, s, e))))
+    return t
+
+
+def _reach(ctx: _Context, start: int, budget_s: float) -> int:
+    """Last photo a sortie starting at ``start`` can take within the budget (memoised: fleets re-ask it)."""
+    key = (start, budget_s)
+    if key not in ctx.memo_reach:
+        ctx.memo_reach[key] = _largest_fitting(lambda x: _quick_time(ctx, start, x), start, len(ctx.flat) - 1,
+                                               budget_s)
+    return ctx.memo_reach[key]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -306,13 +321,18 @@ def _split_sorties(ctx: _Context, s0: int, e0: int, budget_s: float | None) -> l
     ranges: list[tuple[int, int]] = []
     start = s0
     while True:
-        if _quick_time(ctx, start, e0) <= budget_s:
+        e = min(_reach(ctx, start, budget_s), e0)
+        if e == e0 and _quick_time(ctx, start, e0) <= budget_s:
             ranges.append((start, e0))
             return ranges
-        e = _largest_fitting(lambda x: _quick_time(ctx, start, x), start, e0, budget_s)
+        if e == e0:  # not monotone here (the way home got longer): search inside the range
+            e = _largest_fitting(lambda x: _quick_time(ctx, start, x), start, e0, budget_s)
         if e <= start:
+            lx, ly = ctx.legs[ctx.flat[start][0]].photos[ctx.flat[start][1]]
+            far_km = math.hypot(lx - ctx.home_xy[0], ly - ctx.home_xy[1]) / 1000.0
             raise PlanError(f"A {ctx.params.battery_min:g}-minute battery with {ctx.params.reserve_frac:.0%} reserve "
-                            "cannot even reach the survey and return; launch closer (--home) or use a bigger battery.")
+                            f"cannot reach a part of the survey {far_km:.1f} km from home and return; launch closer "
+                            "(--home), split the area, or use a bigger battery.")
         leg_e, k_e = ctx.flat[e]
         last_of_leg = k_e == len(ctx.legs[leg_e].photos) - 1
         if last_of_leg and e - 1 > start and ctx.flat[e - 1][0] == leg_e:
