@@ -54,6 +54,12 @@ def main() -> None:
           f"(target < 1 s)")
     print(f"legs: {s['legs']}, mission items: {s['mission_items']}, photos: {s['photo_count']}, "
           f"fence items: {s['fence_items']}, distance: {s['distance_m'] / 1000:.1f} km, time: {s['time_s'] / 3600:.2f} h")
+    for extra in ({"battery_min": 40.0}, {"vehicles": 3}, {"vehicles": 3, "battery_min": 40.0}):
+        t0 = time.perf_counter()
+        split = plan_survey(area, cam, SurveyParams(gsd_cm=2.0, front_overlap_pct=75, side_overlap_pct=70, **extra))
+        vt = ", ".join(f"{t / 3600:.2f}" for t in split.summary["vehicle_times_s"])
+        print(f"  with {extra}: {time.perf_counter() - t0:.3f} s, {split.summary['sorties']} sortie(s), "
+              f"vehicle times [{vt}] h")
     if args.outputs:
         from uavops.plan.outputs import write_outputs
 

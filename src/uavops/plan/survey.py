@@ -689,6 +689,10 @@ def plan_survey(area: SurveyArea, camera: Camera, params: SurveyParams, *, dem_p
                 part_times.append(t)
                 vt += t
             vehicle_times.append(vt)
+    if len(parts) > 1 and sum(part_times) > 1.5 * whole_time:
+        extra_h = (sum(part_times) - whole_time) / 3600.0
+        warnings.append(f"The {len(parts)} parts spend {extra_h:.1f} h more than one continuous flight, mostly "
+                        "flying to and from home; a launch point nearer the middle of the area (--home) saves much of it.")
     if dem is not None:
         steep = _steep_warning(ctx, whole_nodes)
         if steep:
