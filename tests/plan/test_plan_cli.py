@@ -135,6 +135,7 @@ def test_bad_areas_exit_2_with_one_sentence(run_cli, tmp_path, case):
     (["--alt", "60", "--front", "95"], "between 0 and 90"),
     (["--alt", "60", "--camera", "DJI Fantom 4"], "Unknown camera"),
     (["--alt", "60", "--home", "north"], "LAT,LON"),
+    (["--alt", "60", "--home", "76.85,43.20"], "km from the area"),
     (["--alt", "60", "--angle", "diagonal"], "'auto'"),
     (["--alt", "60", "--dem", "/nonexistent/dem.tif"], "does not exist"),
     (["--alt", "60", "--battery-min", "0.3"], "battery"),

@@ -625,6 +625,13 @@ def plan_survey(area: SurveyArea, camera: Camera, params: SurveyParams, *, dem_p
         home_xy = (float(hx), float(hy))
         if blocked is not None and blocked.contains(Point(home_xy)):
             raise PlanError("The launch point (--home) is inside a no-fly zone; choose another launch point.")
+        dist_km = area_m.distance(Point(home_xy)) / 1000.0
+        if dist_km > 30.0:
+            raise PlanError(f"The launch point (--home) is {dist_km:.0f} km from the area; check it (the order is "
+                            "LAT,LON) and launch near the area.")
+        if dist_km > 1.0:
+            warnings.append(f"The launch point is {dist_km:.1f} km from the area: check the radio range and "
+                            "visual-line-of-sight rules before flying.")
     if params.entry != "auto":
         start_xy = corner_xy(segs, params.entry)
     elif home_xy is not None:
