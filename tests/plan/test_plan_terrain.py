@@ -85,3 +85,27 @@ def test_cli_dem_writes_amsl_plan(run_cli, ridge_dem, tmp_path):
     assert all(it.frame == MAV_FRAME.GLOBAL and it.alt_m > 850 for it in wps)
     plan_json = json.loads((tmp_path / "t" / "mission.plan").read_text())
     assert {i.get("AltitudeMode") for i in plan_json["mission"]["items"] if i["command"] == 16} == {2}
+
+
+def test_geographic_dem_any_crs(tmp_path):
+    """A DEM in EPSG:4326 (as SRTM/Copernicus tiles come) gives the same terrain following."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    res = 0.0001  # ~8-11 m
+    lon0, lat0, n = 76.82, 43.225, 600
+    lons = lon0 + (np.arange(n) + 0.5) * res
+    lats = lat0 - (np.arange(n) + 0.5) * res
+    glon, glat = np.meshgrid(lons, lats)
+    x, _ = SITE.to_xy(glon, glat)
+    data = ground(np.asarray(x)).astype("float32")
+    path = tmp_path / "geo.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=n, height=n, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=from_origin(lon0, lat0, res, res)) as ds:
+        ds.write(data, 1)
+    plan = plan_survey(area_from_m(box(-500, -200, 500, 200)), P4P, SurveyParams(alt_m=80, angle_deg=30),
+                       dem_path=str(path))
+    for it in plan.mission.items:
+        if it.command == MAV_CMD.NAV_WAYPOINT:
+            gx, _ = SITE.to_xy(it.lon_deg, it.lat_deg)
+            assert abs(it.alt_m - float(ground(np.array([gx]))[0]) - 80.0) <= 5.0
