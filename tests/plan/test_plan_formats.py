@@ -141,3 +141,18 @@ def test_bad_mission_files(tmp_path, content, match):
         read_mission(path)
     with pytest.raises(InputError, match="does not exist"):
         read_mission(tmp_path / "missing.plan")
+
+
+def test_qgc_terrain_calculated_altitudes(tmp_path):
+    item = {"AMSLAltAboveTerrain": 734.5, "Altitude": 80, "AltitudeMode": 3, "autoContinue": True, "command": 16,
+            "doJumpId": 1, "frame": 0, "params": [0, 0, 0, None, -35.39, 149.19, None], "type": "SimpleItem"}
+    plan = {"fileType": "Plan", "version": 1, "mission": {"items": [item], "plannedHomePosition": [-35.36, 149.16, 584],
+                                                          "version": 2, "firmwareType": 3, "vehicleType": 2}}
+    path = tmp_path / "terrain.plan"
+    path.write_text(json.dumps(plan))
+    m = read_mission(path)
+    assert m.items[0].alt_m == 734.5 and m.items[0].frame == MAV_FRAME.GLOBAL
+    item["AMSLAltAboveTerrain"] = None
+    path.write_text(json.dumps(plan))
+    with pytest.raises(InputError, match="not calculated"):
+        read_mission(path)

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 _ALT_MODE = {MAV_FRAME.GLOBAL_RELATIVE_ALT: 1, MAV_FRAME.GLOBAL_RELATIVE_ALT_INT: 1, MAV_FRAME.GLOBAL: 2,
              MAV_FRAME.GLOBAL_INT: 2, MAV_FRAME.GLOBAL_TERRAIN_ALT: 4, MAV_FRAME.GLOBAL_TERRAIN_ALT_INT: 4}
 _FENCE_POLY = {MAV_CMD.NAV_FENCE_POLYGON_VERTEX_INCLUSION: True, MAV_CMD.NAV_FENCE_POLYGON_VERTEX_EXCLUSION: False}
+_POSITIONED = {MAV_CMD.NAV_WAYPOINT, MAV_CMD.NAV_TAKEOFF, MAV_CMD.NAV_LAND, MAV_CMD.NAV_LOITER_TIME,
+               MAV_CMD.NAV_LOITER_TURNS, MAV_CMD.NAV_LOITER_UNLIM}
 _FENCE_CIRCLE = {MAV_CMD.NAV_FENCE_CIRCLE_INCLUSION: True, MAV_CMD.NAV_FENCE_CIRCLE_EXCLUSION: False}
 
 
@@ -157,9 +159,15 @@ def _simple_from_json(obj: dict[str, Any], where: str) -> MissionItem:
         command = int(obj["command"])
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{where} has a mission item QGroundControl would not load ({exc}); re-save it in QGC.") from None
-    # QGC writes null altitude for terrain-calculated items; use "Altitude" then
-    if math.isnan(params[6]) and obj.get("Altitude") is not None:
-        params[6] = float(obj["Altitude"])
+    if math.isnan(params[6]) and command in _POSITIONED:
+        # QGC's "calculated above terrain" mode (AltitudeMode 3) writes null and keeps the AMSL value apart
+        if obj.get("AMSLAltAboveTerrain") is not None:
+            params[6] = float(obj["AMSLAltAboveTerrain"])
+        elif obj.get("AltitudeMode") == 3:
+            raise InputError(f"{where} has a waypoint whose above-terrain altitude QGroundControl has not calculated "
+                             "yet; open the plan in QGC with terrain data loaded and save it again.")
+        elif obj.get("Altitude") is not None:
+            params[6] = float(obj["Altitude"])
     return MissionItem(command=command, frame=frame, param1=params[0], param2=params[1], param3=params[2],
                        param4=params[3], param5=params[4], param6=params[5], param7=params[6],
                        autocontinue=1 if obj.get("autoContinue", True) else 0)
