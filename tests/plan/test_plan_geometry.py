@@ -143,3 +143,15 @@ def test_thin_arm_between_lines_gets_its_own_segment():
     proj = _proj(plan)
     inside = in_m(plan.area, proj).buffer(0.05)
     assert all(inside.contains(line) for line in leg_lines_m(plan.mission, proj))
+
+
+def test_auto_angle_plans_no_more_legs_than_references():
+    for name, shape in SHAPES.items():
+        area = area_from_m(shape)
+        params = {"alt_m": 60.0, "front_overlap_pct": 75.0, "side_overlap_pct": 70.0}
+        auto = plan_survey(area, CAM, SurveyParams(**params))
+        proj = _proj(auto)
+        ref = longest_edge_angle(in_m(auto.area, proj))
+        for angle in (ref, 0.0):
+            other = plan_survey(area, CAM, SurveyParams(angle_deg=angle, **params))
+            assert auto.summary["turns"] <= other.summary["turns"], (name, angle)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -245,9 +246,12 @@ def _extend_to_interval(a: float, b: float, lo: float, hi: float, step: float) -
 
 
 def count_segments(area_m: Polygon | MultiPolygon, angle_deg: float, spacing_m: float,
-                   exclusions_m: list[Polygon] = ()) -> int:
-    """Number of segments a sweep at ``angle_deg`` produces (turns = segments - 1)."""
-    return len(sweep_segments(area_m, angle_deg, spacing_m, exclusions_m=exclusions_m))
+                   exclusions_m: list[Polygon] = (), **sweep: Any) -> int:
+    """Number of segments a sweep at ``angle_deg`` produces (turns = segments - 1).
+
+    ``sweep`` takes the other :func:`sweep_segments` options, so the count is the planner's own.
+    """
+    return len(sweep_segments(area_m, angle_deg, spacing_m, exclusions_m=exclusions_m, **sweep))
 
 
 def _edge_angles(geom: Polygon | MultiPolygon) -> list[tuple[float, float]]:
@@ -272,7 +276,8 @@ def _width(hull: Polygon, angle_deg: float) -> float:
     return rotated.bounds[3] - rotated.bounds[1]
 
 
-def auto_angle(area_m: Polygon | MultiPolygon, spacing_m: float, exclusions_m: list[Polygon] = ()) -> float:
+def auto_angle(area_m: Polygon | MultiPolygon, spacing_m: float, exclusions_m: list[Polygon] = (),
+               **sweep: Any) -> float:
     """The line heading that needs the fewest turns.
 
     Candidates are every convex-hull edge direction (the minimum-width direction is one of them:
@@ -286,7 +291,7 @@ def auto_angle(area_m: Polygon | MultiPolygon, spacing_m: float, exclusions_m: l
     ranked = sorted(cands, key=lambda a: _width(hull, a))
     # keep it fast on detailed outlines: full sweeps for the 10 narrowest plus the two references
     shortlist = list(dict.fromkeys(ranked[:10] + [round(longest_edge_angle(area_m), 3), 0.0]))
-    best = min(shortlist, key=lambda a: (count_segments(area_m, a, spacing_m, exclusions_m), _width(hull, a)))
+    best = min(shortlist, key=lambda a: (count_segments(area_m, a, spacing_m, exclusions_m, **sweep), _width(hull, a)))
     return float(best % 180.0)
 
 

@@ -608,14 +608,14 @@ def plan_survey(area: SurveyArea, camera: Camera, params: SurveyParams, *, dem_p
     # legs end on the margin's edge; transits are checked against half the margin so they may leave from there
     obstacle = unary_union(excl_m).buffer(margin * 0.5, join_style="mitre") if excl_m else None
 
-    angle = params.angle_deg % 180.0 if params.angle_deg is not None else auto_angle(area_m, spacing_m, excl_m)
-    segs = sweep_segments(area_m, angle, spacing_m, exclusions_m=excl_m, exclusion_margin_m=margin,
-                          trigger_distance_m=trigger_m, reach_m=params.turnaround_m,
-                          along_reach_m=front_m / 2.0, across_reach_m=side_m / 2.0)
+    sweep = dict(exclusion_margin_m=margin, reach_m=params.turnaround_m, along_reach_m=front_m / 2.0,
+                 across_reach_m=side_m / 2.0)
+    angle = (params.angle_deg % 180.0 if params.angle_deg is not None
+             else auto_angle(area_m, spacing_m, excl_m, **sweep))
+    segs = sweep_segments(area_m, angle, spacing_m, exclusions_m=excl_m, trigger_distance_m=trigger_m, **sweep)
     if params.crosshatch:
-        segs += sweep_segments(area_m, angle + 90.0, spacing_m, exclusions_m=excl_m, exclusion_margin_m=margin,
-                               trigger_distance_m=trigger_m, reach_m=params.turnaround_m,
-                               along_reach_m=front_m / 2.0, across_reach_m=side_m / 2.0, pass_no=1)
+        segs += sweep_segments(area_m, angle + 90.0, spacing_m, exclusions_m=excl_m, trigger_distance_m=trigger_m,
+                               pass_no=1, **sweep)
     if not segs:
         raise PlanError("No survey line fits in the area outside the no-fly zones; check the area and --exclude files.")
 
