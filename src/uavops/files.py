@@ -20,6 +20,12 @@ from .errors import InputError
 __all__ = ["atomic_path", "atomic_write", "write_json", "read_json", "ensure_out_dir"]
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` if the block succeeds."""
@@ -29,6 +35,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
                                dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield tmp_path
         os.replace(tmp_path, target)

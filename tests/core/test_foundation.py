@@ -83,3 +83,12 @@ def test_mission_wire_items_put_home_first_and_hash_is_stable():
     assert wire[1].command == MAV_CMD.NAV_TAKEOFF
     assert m.content_hash() == Mission(home=HomePosition(43.2, 76.9, 800.0),
                                        items=[MissionItem(MAV_CMD.NAV_TAKEOFF, param7=30.0)]).content_hash()
+
+
+def test_atomic_outputs_get_normal_permissions(tmp_path: Path):
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "x.json", {})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644
