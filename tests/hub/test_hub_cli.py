@@ -68,3 +68,51 @@ def test_upload_offline_queues_then_flush(live_hub, tmp_path, run_cli):
     assert r.exit_code == 0 and r.stdout.strip() == out[0]["report_id"]  # same package: same report
     r = run_cli("upload", str(pkg), "--hub", live_hub.url, "--token", "uvh_wrong")
     assert r.exit_code == 2 and "not valid" in r.stderr
+
+
+def _pre_post(folder, size_px: int = 400):
+    """Two georeferenced RGB GeoTIFFs over Bishkek: a collapsed block and debris in the post image."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(1)
+    pre = (rng.random((3, size_px, size_px)) * 60 + 100).astype(np.uint8)
+    post = pre.copy()
+    post[:, 100:200, 100:200] = 30
+    post[:, 250:300, 250:330] = 240
+    paths = []
+    for name, arr in (("pre.tif", pre), ("post.tif", post)):
+        path = folder / name
+        with rasterio.open(path, "w", driver="GTiff", width=size_px, height=size_px, count=3, dtype="uint8",
+                           crs="EPSG:32643", transform=from_origin(475000, 4747000, 0.2, 0.2), tiled=True) as ds:
+            ds.write(arr)
+        paths.append(path)
+    return paths
+
+
+def test_package_written_by_uavops_damage_uploads_with_its_mosaic(live_hub, tmp_path, run_cli):
+    import httpx
+
+    pre, post = _pre_post(tmp_path)
+    out = tmp_path / "damage"
+    r = run_cli("damage", "--post", str(post), "--pre", str(pre), "--out", str(out), "--producer", "KG-MChS",
+                "--event", "earthquake", "--no-progress")
+    assert r.exit_code == 0, r.stderr
+    meta = json.loads((out / "package.json").read_text())
+    assert meta["event"]["incident_id"] is None  # the damage stage does not know the hub's event id
+    base = ["upload", str(out), "--hub", live_hub.url, "--token", live_hub.tokens["kg"]]
+    r = run_cli(*base, "--mosaic", str(post))
+    assert r.exit_code == 2 and "--event" in r.stderr
+    r = run_cli(*base, "--mosaic", str(post), "--event", EVENT_ID, "--json")  # resumes the complete upload
+    assert r.exit_code == 0, r.stderr
+    report_id = json.loads(r.stdout)["report_id"]
+    assert json.loads(r.stdout)["bytes_sent"] == 0  # nothing resent: the hub already had every byte
+    h = {"Authorization": f"Bearer {live_hub.tokens['coord']}"}
+    item = httpx.get(f"{live_hub.url}/stac/collections/{EVENT_ID}/items/{report_id}", headers=h).json()
+    assert item["assets"]["mosaic"]["file:size"] == post.stat().st_size
+    assert item["properties"]["start_datetime"].startswith(meta["obs_date"])
+    got = httpx.get(item["assets"]["mosaic"]["href"], headers=h).content
+    assert got == post.read_bytes()
+    roles = {f["role"] for f in httpx.get(f"{live_hub.url}/reports/{report_id}", headers=h).json()["files"]}
+    assert {"damage_geojson", "damage_raster", "mosaic", "other", "report", "summary"} <= roles

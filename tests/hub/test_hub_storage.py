@@ -66,7 +66,7 @@ def test_migrations_match_the_schema(tmp_path, hub_database_url):
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     engine.dispose()
-    assert diff == [] and version == "0002"
+    assert diff == [] and version == "0003"
 
 
 def test_audit_log_is_append_only(hub, hub_package, tmp_path):

@@ -13,6 +13,10 @@ from .options import emit_json, get_settings, json_option
 @click.argument("package", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--hub", "hub_url", default=None, help="Hub URL, e.g. http://127.0.0.1:8080 (default: $UAVOPS_HUB_URL).")
 @click.option("--token", default=None, help="Operator API token (default: $UAVOPS_HUB_TOKEN).")
+@click.option("--mosaic", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Attach the orthomosaic (COG from uavops mosaic) the damage map was made from.")
+@click.option("--event", "event_id", default=None,
+              help="Hub event id (e.g. 2026-KG-EQ-001) when package.json does not name one.")
 @click.option("--flush", is_flag=True, help="Also send every package waiting in the outbox.")
 @click.option("--queue-only", is_flag=True, help="Only put PACKAGE in the outbox; send later with --flush.")
 @click.option("--outbox", "outbox_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -27,7 +31,8 @@ from .options import emit_json, get_settings, json_option
               help="First retry delay; doubles up to 30 s.")
 @json_option
 @click.pass_context
-def cli(ctx: click.Context, package: Path | None, hub_url: str | None, token: str | None, flush: bool,
+def cli(ctx: click.Context, package: Path | None, hub_url: str | None, token: str | None, mosaic: Path | None,
+        event_id: str | None, flush: bool,
         queue_only: bool, outbox_dir: Path | None, chunk_mb: float, max_rate_kbps: float | None, retries: int,
         backoff_s: float, as_json: bool) -> None:
     """Upload a damage package (folder written by uavops damage, or its .tar/.zip) to the hub.
@@ -46,7 +51,7 @@ def cli(ctx: click.Context, package: Path | None, hub_url: str | None, token: st
     if queue_only:
         if package is None:
             raise InputError("--queue-only needs a package folder to queue.")
-        entry = outbox.enqueue(package)
+        entry = outbox.enqueue(package, mosaic=mosaic, event_id=event_id)
         emit_json({"queued": entry.package_id, "outbox": str(entry.folder)}) if as_json else \
             click.echo(f"queued {entry.package_id} in {entry.folder}")
         return
@@ -68,7 +73,7 @@ def cli(ctx: click.Context, package: Path | None, hub_url: str | None, token: st
             return update
 
         if package is not None:
-            entry = outbox.enqueue(package)
+            entry = outbox.enqueue(package, mosaic=mosaic, event_id=event_id)
             try:
                 result = client.send(entry, tracker(f"upload {entry.package_id[:12]}"))
             except HubUnreachableError as exc:

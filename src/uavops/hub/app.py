@@ -315,7 +315,8 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
             if not meta.get(key):
                 raise HubValidationError(f"Upload-Metadata needs '{key}'; use uavops upload.")
         state, how = svc.create_upload(p, upload_length, meta["package_id"], meta["sha256"],
-                                       meta.get("package_sha256") or None, meta.get("filename") or "package.tar")
+                                       meta.get("package_sha256") or None, meta.get("filename") or "package.tar",
+                                       meta.get("event_id") or None)
         location = f"{_base(request)}/uploads/{state.id}"
         headers = {**TUS_HEADERS, "Location": location, "Upload-Offset": str(state.offset),
                    "Uavops-Upload-Status": how}

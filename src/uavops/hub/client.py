@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import json
 import logging
 import shutil
 import tarfile
@@ -30,7 +32,7 @@ import httpx
 from ..errors import (AuthenticationError, ConflictError, HubError, HubValidationError, InputError, NotFoundError,
                       PayloadTooLargeError, PermissionDeniedError, UploadError)
 from ..files import atomic_path, ensure_out_dir, read_json, write_json
-from ..package import DamagePackageMeta
+from ..package import DamagePackageMeta, PackageFile
 
 __all__ = ["UploadClient", "UploadResult", "Outbox", "OutboxEntry", "HubUnreachableError", "build_archive",
            "sync_transport"]
@@ -141,27 +143,53 @@ def _read_meta_from(package: Path) -> tuple[DamagePackageMeta, bytes]:
                          "again with uavops damage.") from None
 
 
-def build_archive(package_dir: Path, meta: DamagePackageMeta, out: Path) -> None:
+MOSAIC_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+def with_mosaic(meta: DamagePackageMeta, mosaic: Path) -> tuple[DamagePackageMeta, bytes]:
+    """package.json extended by a mosaic file (``mosaic.tif``, role ``mosaic``), as bytes."""
+    if meta.file("mosaic") is not None:
+        raise InputError("The package already contains a mosaic; leave out --mosaic.")
+    if any(f.path == "mosaic.tif" for f in meta.files):
+        raise InputError("The package already has a file named mosaic.tif; rename it or leave out --mosaic.")
+    entry = PackageFile(path="mosaic.tif", role="mosaic", media_type=MOSAIC_MEDIA_TYPE,
+                        size_bytes=mosaic.stat().st_size, sha256=_sha256(mosaic))
+    extended = meta.model_copy(update={"files": [*meta.files, entry]})
+    raw = (json.dumps(extended.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return extended, raw
+
+
+def build_archive(package_dir: Path, meta: DamagePackageMeta, out: Path, *, meta_bytes: bytes | None = None,
+                  extra: dict[str, Path] | None = None) -> None:
     """Pack package.json and the files it lists into a tar with fixed metadata.
 
     The same package always gives the same bytes, so an interrupted upload can resume even if
-    the archive has to be rebuilt.
+    the archive has to be rebuilt. ``meta_bytes`` replaces package.json (e.g. with an attached
+    mosaic) and ``extra`` maps archive names to files outside the package folder.
     """
-    names = ["package.json"] + sorted(f.path for f in meta.files)
+    extra = extra or {}
+    names = sorted(f.path for f in meta.files)
+
+    def info_for(name: str, size: int) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.size = size
+        info.mtime = 0
+        info.mode = 0o644
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        return info
+
     with atomic_path(out, suffix=".tar") as tmp, tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tf:
+        if meta_bytes is None:
+            meta_bytes = (package_dir / "package.json").read_bytes()
+        tf.addfile(info_for("package.json", len(meta_bytes)), io.BytesIO(meta_bytes))
         for name in names:
-            src = package_dir / name
+            src = extra.get(name) or package_dir / name
             if not src.is_file():
                 raise InputError(f"package.json lists {name} but {package_dir} does not contain it; make the "
                                  "package again with uavops damage.")
-            info = tarfile.TarInfo(name)
-            info.size = src.stat().st_size
-            info.mtime = 0
-            info.mode = 0o644
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
             with open(src, "rb") as fh:
-                tf.addfile(info, fh)
+                tf.addfile(info_for(name, src.stat().st_size), fh)
 
 
 def _sha256(path: Path) -> str:
@@ -185,6 +213,7 @@ class OutboxEntry:
     sha256: str
     size_bytes: int
     source: str
+    event_id: str | None = None
     state: dict[str, Any] = field(default_factory=dict)
 
     def save(self) -> None:
@@ -199,30 +228,44 @@ class Outbox:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
-    def enqueue(self, package: Path) -> OutboxEntry:
-        """Pack ``package`` (folder, .tar or .zip) into the outbox; reuse the existing entry if unchanged."""
+    def enqueue(self, package: Path, *, mosaic: Path | None = None, event_id: str | None = None) -> OutboxEntry:
+        """Pack ``package`` (folder, .tar or .zip) into the outbox; reuse the existing entry if unchanged.
+
+        ``mosaic`` attaches the orthomosaic (COG) the damage map was made from; ``event_id`` names
+        the hub event when package.json has no ``event.incident_id``.
+        """
         package = Path(package)
         if not package.exists():
             raise InputError(f"The package {package} does not exist; give the folder uavops damage wrote.")
         meta, raw = _read_meta_from(package)
+        if mosaic is not None:
+            if not package.is_dir():
+                raise InputError("--mosaic can be attached only to a package folder, not to an archive.")
+            if not Path(mosaic).is_file():
+                raise InputError(f"The mosaic {mosaic} does not exist; give the GeoTIFF uavops mosaic wrote.")
+            meta, raw = with_mosaic(meta, Path(mosaic))
         package_sha = hashlib.sha256(raw).hexdigest()
         ensure_out_dir(self.root)
         folder = self.root / meta.package_id
         existing = self._load(folder)
         if existing is not None and existing.package_sha256 == package_sha and existing.archive.is_file():
+            if event_id and existing.event_id != event_id:
+                existing.event_id = event_id
+                existing.save()
             return existing
         if existing is not None:
             shutil.rmtree(folder, ignore_errors=True)
         ensure_out_dir(folder)
         if package.is_dir():
             archive = folder / "package.tar"
-            build_archive(package, meta, archive)
+            build_archive(package, meta, archive, meta_bytes=raw,
+                          extra={"mosaic.tif": Path(mosaic)} if mosaic is not None else None)
         else:
             archive = folder / ("package.zip" if zipfile.is_zipfile(package) else "package.tar")
             with atomic_path(archive) as tmp:
                 shutil.copyfile(package, tmp)
         entry = OutboxEntry(folder, meta.package_id, package_sha, archive, _sha256(archive), archive.stat().st_size,
-                            str(package.resolve()))
+                            str(package.resolve()), event_id)
         entry.save()
         return entry
 
@@ -234,7 +277,7 @@ class Outbox:
             data = read_json(state_path, "outbox state file")
             return OutboxEntry(folder, data["package_id"], data["package_sha256"], folder / data["archive"],
                                data["sha256"], int(data["size_bytes"]), data.get("source", ""),
-                               data.get("state") or {})
+                               data.get("event_id"), data.get("state") or {})
         except (InputError, KeyError, TypeError, ValueError):
             log.warning("ignoring damaged outbox entry %s", folder)
             return None
@@ -352,6 +395,8 @@ class UploadClient:
     def _create(self, entry: OutboxEntry) -> httpx.Response:
         meta = {"package_id": entry.package_id, "sha256": entry.sha256, "package_sha256": entry.package_sha256,
                 "filename": entry.archive.name}
+        if entry.event_id:
+            meta["event_id"] = entry.event_id
         header = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())
         return self._call("POST", "/uploads", headers={"Upload-Length": str(entry.size_bytes),
                                                        "Upload-Metadata": header})
@@ -391,7 +436,10 @@ class UploadClient:
             The hub refused the package; its sentence says why.
         """
         state = entry.state
-        url: str | None = state.get("upload_url") if state.get("hub_url") == self.hub_url else None
+        # The stored URL is reused only for the same hub and event; otherwise ask again with POST, which
+        # finds the unfinished upload by package id and SHA-256 (and records a newly given event).
+        same = state.get("hub_url") == self.hub_url and state.get("event_id") == entry.event_id
+        url: str | None = state.get("upload_url") if same else None
         offset: int | None = None
         if url:
             offset = self._offset(url)
@@ -406,7 +454,7 @@ class UploadClient:
                 return result
             url = resp.headers["Location"]
             offset = int(resp.headers.get("Upload-Offset", body.get("offset", 0)))
-            self._remember(entry, {"hub_url": self.hub_url, "upload_url": url})
+            self._remember(entry, {"hub_url": self.hub_url, "upload_url": url, "event_id": entry.event_id})
         assert offset is not None
         resumed_from = offset
         sent = 0
@@ -459,9 +507,10 @@ class UploadClient:
         entry.state.update(values)
         entry.save()
 
-    def upload(self, package: Path, outbox: Outbox, progress: ProgressFn | None = None) -> UploadResult:
+    def upload(self, package: Path, outbox: Outbox, progress: ProgressFn | None = None, *,
+               mosaic: Path | None = None, event_id: str | None = None) -> UploadResult:
         """Queue ``package`` in the outbox, send it, and drop it from the outbox once the hub has it."""
-        entry = outbox.enqueue(package)
+        entry = outbox.enqueue(package, mosaic=mosaic, event_id=event_id)
         result = self.send(entry, progress)
         outbox.remove(entry)
         return result

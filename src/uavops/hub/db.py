@@ -124,6 +124,7 @@ uploads = sa.Table(
     sa.Column("created", sa.String(32), nullable=False),
     sa.Column("updated", sa.String(32), nullable=False),
     sa.Column("expires_at", sa.String(32), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=True),  # from Upload-Metadata when package.json names none
     sa.Index("ix_uploads_package", "org_code", "package_id", "sha256"),
 )
 

@@ -132,6 +132,17 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return minx, miny, maxx, maxy
 
 
+def _obs_date(meta: Any) -> datetime | None:
+    """``obs_date`` (YYYY-MM-DD) that ``uavops damage`` writes when the photos carry no time."""
+    value = getattr(meta, "obs_date", None) or (meta.model_extra or {}).get("obs_date")
+    if not value:
+        return None
+    try:
+        return datetime.strptime(str(value)[:10], "%Y-%m-%d").replace(hour=12, tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
 class HubService:
     """Everything the hub does. Create one per process; it is safe to use from many threads."""
 
@@ -327,7 +338,8 @@ class HubService:
         return int(used)
 
     def create_upload(self, principal: Principal, length: int, package_id: str, sha256: str,
-                      package_sha256: str | None = None, filename: str = "package.tar") -> tuple[UploadState, str]:
+                      package_sha256: str | None = None, filename: str = "package.tar",
+                      event_id: str | None = None) -> tuple[UploadState, str]:
         """Start (or find again) the upload of one package archive.
 
         Returns the upload and how it was found: ``created`` (new), ``resumed`` (an unfinished upload of
@@ -344,6 +356,9 @@ class HubService:
             raise HubValidationError("Upload-Metadata sha256 must be 64 lowercase hex digits (SHA-256 of the file).")
         if length <= 0:
             raise HubValidationError("Upload-Length must be a positive number of bytes.")
+        if event_id is not None and not EVENT_ID_RE.match(event_id):
+            raise HubValidationError("The event id in Upload-Metadata may contain only letters, digits, '-', '_' "
+                                     "and '.'.")
         if length > self.config.max_upload_bytes:
             raise PayloadTooLargeError(f"The package is {length} bytes, more than the {self.config.max_upload_bytes}"
                                        " this hub accepts in one upload; split it.")
@@ -371,6 +386,8 @@ class HubService:
                 db.uploads.c.sha256 == sha256, db.uploads.c.length == length,
                 db.uploads.c.status == "open", db.uploads.c.expires_at > now)).mappings().first()
             if existing is not None:
+                if event_id and existing["event_id"] != event_id:  # operator added --event on the retry
+                    conn.execute(db.uploads.update().where(db.uploads.c.id == existing["id"]).values(event_id=event_id))
                 return self._state(existing), "resumed"
             if self._org_bytes_used(conn, principal.org_code) + length > self.config.max_org_bytes:
                 raise PayloadTooLargeError(f"{principal.org_code} would exceed its storage quota of "
@@ -381,7 +398,7 @@ class HubService:
             conn.execute(db.uploads.insert().values(
                 id=upload_id, org_code=principal.org_code, token_id=principal.token_id, package_id=package_id,
                 sha256=sha256, length=length, offset=0, filename=filename[:256], status="open", created=now,
-                updated=now, expires_at=expires))
+                updated=now, expires_at=expires, event_id=event_id))
             self._audit(conn, principal, "upload.create", "upload", upload_id,
                         {"package_id": package_id, "length": length, "sha256": sha256})
         return UploadState(upload_id, 0, length, "open", None, None, expires), "created"
@@ -532,10 +549,16 @@ class HubService:
         if meta.package_id != upload["package_id"]:
             raise HubValidationError("The package_id in package.json differs from the one the upload announced; "
                                      "upload the package again with uavops upload.")
-        event_id = meta.event.incident_id
+        if getattr(meta, "pixel_grid", False):
+            raise HubValidationError("The damage map is on a pixel grid, not georeferenced; run uavops damage on a "
+                                     "georeferenced mosaic (GeoTIFF) before sending it to the hub.")
+        event_id = meta.event.incident_id or upload["event_id"]
+        if meta.event.incident_id and upload["event_id"] and meta.event.incident_id != upload["event_id"]:
+            raise HubValidationError(f"package.json names event {meta.event.incident_id} but the upload was sent "
+                                     f"for {upload['event_id']}; drop --event or make the package again.")
         if not event_id:
-            raise HubValidationError("package.json names no hub event (event.incident_id); ask the coordinator "
-                                     "for the event id and make the package with it.")
+            raise HubValidationError("Neither package.json (event.incident_id) nor the upload names a hub event; "
+                                     "pass --event ID to uavops upload (ask the coordinator for the id).")
         event = self.get_event_or_none(event_id)
         if event is None:
             raise HubValidationError(f"Event {event_id} named in package.json does not exist on this hub; ask the "
@@ -564,8 +587,9 @@ class HubService:
                           "size_bytes": preview.path.stat().st_size, "media_type": "image/png",
                           "blob_key": blob_key(preview_sha)})
         minx, miny, maxx, maxy = meta.bbox
-        dt_start = db.iso(meta.acquisition_start or meta.created)
-        dt_end = db.iso(meta.acquisition_end or meta.acquisition_start or meta.created)
+        observed = _obs_date(meta)
+        dt_start = db.iso(meta.acquisition_start or observed or meta.created)
+        dt_end = db.iso(meta.acquisition_end or meta.acquisition_start or observed or meta.created)
         raster = pkg.rasters.get("mosaic") or pkg.rasters.get("damage_raster")
         summary = {"grades": pkg.grade_counts(), "features": len(pkg.features),
                    "preview_bounds": list(preview.bounds_wgs84),

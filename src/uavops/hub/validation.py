@@ -410,8 +410,14 @@ def validate_package(root: Path, config: HubConfig, hashes: ExtractedFiles | Non
     for pf, path in listed:
         if pf.role == "damage_geojson":
             features = validate_geojson(path, config)
-        elif pf.role in ("damage_raster", "mosaic", "change_mask"):
+        elif pf.role in ("damage_raster", "mosaic") or (pf.role == "change_mask"
+                                                         and pf.media_type.startswith("image/tiff")):
             rasters[pf.role] = validate_geotiff(path, pf.role.replace("_", " "))
+        elif pf.role == "change_mask":
+            with open(path, "rb") as fh:
+                if fh.read(8) != b"\x89PNG\r\n\x1a\n":
+                    raise HubValidationError(f"The change mask {pf.path} is neither a GeoTIFF nor a PNG; make the "
+                                             "package again with uavops damage.")
     return ValidatedPackage(root=root, meta=meta, files=listed, features=features, rasters=rasters,
                             size_bytes=total)
 
