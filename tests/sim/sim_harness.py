@@ -19,7 +19,9 @@ def make_sim(eeprom_dir: Path | None = None, ekf_settle_s: float = 2.0, **option
     options.setdefault("params_file", find_profile())
     sim = RunningSim(SimConfig(home=HOME, speedup=1.0, tcp_port=None, udp_out=None, eeprom_dir=eeprom_dir,
                                ekf_settle_s=ekf_settle_s, **options))
-    return sim, sim.connect_in_process()
+    gcs = sim.connect_in_process()
+    sim.advance(1.5)  # past the boot second (HEARTBEAT MAV_STATE_BOOT, mission storage not ready)
+    return sim, gcs
 
 
 def at(n: float, e: float, alt: float = 20.0) -> MissionItem:

@@ -145,7 +145,7 @@ def test_socket_free_transport_for_the_link_layer(builtin_vehicle):
         got = None
         for _ in range(50):
             got = tr.recv(0.5)
-            if got is not None and got.get_type() == "HEARTBEAT":
+            if got is not None and got.get_type() == "HEARTBEAT" and got.system_status != 1:  # booted
                 break
         assert got is not None and got.get_type() == "HEARTBEAT"
         tr.send(f.command_long_encode(1, 1, 176, 0, 1, 5, 0, 0, 0, 0, 0))

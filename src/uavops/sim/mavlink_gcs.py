@@ -64,6 +64,7 @@ _CAPABILITIES = (M.MAV_PROTOCOL_CAPABILITY_MISSION_FLOAT | M.MAV_PROTOCOL_CAPABI
                  | M.MAV_PROTOCOL_CAPABILITY_SET_POSITION_TARGET_GLOBAL_INT | M.MAV_PROTOCOL_CAPABILITY_FLIGHT_TERMINATION
                  | M.MAV_PROTOCOL_CAPABILITY_COMPASS_CALIBRATION | M.MAV_PROTOCOL_CAPABILITY_MAVLINK2
                  | M.MAV_PROTOCOL_CAPABILITY_MISSION_FENCE | M.MAV_PROTOCOL_CAPABILITY_MISSION_RALLY)
+BOOT_S = 1.0
 FLIGHT_SW_VERSION = (4 << 24) | (7 << 16) | (0 << 8) | 0  # 4.7.0, FIRMWARE_VERSION_TYPE_DEV
 _PREARM_BIT = M.MAV_SYS_STATUS_PREARM_CHECK
 _SENSORS = (M.MAV_SYS_STATUS_SENSOR_3D_GYRO | M.MAV_SYS_STATUS_SENSOR_3D_ACCEL | M.MAV_SYS_STATUS_SENSOR_3D_MAG
@@ -119,6 +120,8 @@ class GcsHub:
             link.send(msg)
 
     def _home_item(self) -> MissionItem:
+        if not self.v.home_set:  # ArduPilot reads home back as zeros until the EKF has set it
+            return MissionItem(16, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 1, 0)
         return MissionItem(16, 0, 0, 0, 0, 0, round(self.v.home_lat * 1e7) / 1e7, round(self.v.home_lon * 1e7) / 1e7,
                            round(self.v.home_amsl_m * 100) / 100, 1, 0)
 
@@ -159,6 +162,9 @@ class GcsHub:
             if v.armed:
                 base |= M.MAV_MODE_FLAG_SAFETY_ARMED
             status = M.MAV_STATE_ACTIVE if v.armed else M.MAV_STATE_STANDBY
+            if self.booting:
+                status = M.MAV_STATE_BOOT
+                base |= M.MAV_MODE_FLAG_GUIDED_ENABLED
             if v.armed and (v.batt_fs_level or v.gcs_fs_active or v.ekf_fs_active):
                 status = M.MAV_STATE_CRITICAL
             return e.heartbeat_encode(M.MAV_TYPE_QUADROTOR, M.MAV_AUTOPILOT_ARDUPILOTMEGA, base, v.mode, status, 3)
@@ -166,7 +172,7 @@ class GcsHub:
             health = _SENSORS
             if not v.gps.has_fix(v.t):
                 health &= ~M.MAV_SYS_STATUS_SENSOR_GPS
-            if not v.arm_checks() or v.armed:
+            if v.armed or not v.arm_checks():
                 health |= _PREARM_BIT
             present = _SENSORS | _PREARM_BIT
             if v.fence.enabled():
@@ -184,11 +190,10 @@ class GcsHub:
             sats = v.gps.satellites(v.t)
             cog = int(math.degrees(math.atan2(v.ve, v.vn)) % 360 * 100) if v.groundspeed_mps > 0.2 else 0
             if fix < 2:
-                return e.gps_raw_int_encode(int(v.epoch_usec + v.t * 1e6) if fix else 0, fix, 0, 0, 0, 9999, 9999,
-                                            0, 0, sats)
-            return e.gps_raw_int_encode(int(v.epoch_usec + v.t * 1e6), fix, int(lat * 1e7), int(lon * 1e7),
+                return e.gps_raw_int_encode(0, fix, 0, 0, 0, 65535, 65535, 0, 0, sats)
+            return e.gps_raw_int_encode(int(v.t * 1e6), fix, int(lat * 1e7), int(lon * 1e7),
                                         int((v.alt_amsl_m - ed) * 1000), 121, 200, int(v.groundspeed_mps * 100),
-                                        cog, sats, int((v.alt_amsl_m - ed) * 1000), 300, 500, 40, 0)
+                                        cog, sats, int((v.alt_amsl_m - ed) * 1000), 300, 300, 0, 0)
         if name == "GLOBAL_POSITION_INT":
             lat, lon = v.estimated_latlon()
             hdg = int(v.yaw * 100) % 36000
@@ -287,9 +292,20 @@ class GcsHub:
         return None
 
     # --- receiving -----------------------------------------------------------------------
+    @property
+    def booting(self) -> bool:
+        """The first simulated second after start: HEARTBEAT says MAV_STATE_BOOT, as SITL's does."""
+        return self.v.t < BOOT_S
+
     def handle(self, link: "Link", msg: Any) -> None:
         mtype = msg.get_type()
         if mtype == "BAD_DATA":
+            return
+        if self.booting:
+            # SITL while booting: mission storage is not ready, other requests go unanswered
+            if mtype == "MISSION_COUNT":
+                link.send(self.enc.mission_ack_encode(msg.get_srcSystem(), msg.get_srcComponent(),
+                                                      M.MAV_MISSION_NO_SPACE, msg.mission_type))
             return
         target = getattr(msg, "target_system", None)
         if target not in (None, 0, 1):
@@ -299,8 +315,8 @@ class GcsHub:
             handler(link, msg)
 
     def _on_heartbeat(self, link: "Link", msg: Any) -> None:
-        # ArduPilot's GCS failsafe only counts heartbeats from SYSID_MYGCS
-        if msg.get_srcSystem() == int(self.v.params["SYSID_MYGCS"]):
+        # ArduPilot's GCS failsafe only counts heartbeats from MAV_GCS_SYSID (SYSID_MYGCS before 4.7)
+        if msg.get_srcSystem() == int(self.v.params["MAV_GCS_SYSID"]):
             self.v.on_gcs_heartbeat()
 
     def _on_request_data_stream(self, link: "Link", msg: Any) -> None:
@@ -316,8 +332,9 @@ class GcsHub:
         link.send(self.enc.command_ack_encode(command, result, 0, 0, msg.get_srcSystem(), msg.get_srcComponent()))
 
     def _on_set_mode(self, link: "Link", msg: Any) -> None:
-        ok = bool(msg.base_mode & M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED) and self.v.set_mode(int(msg.custom_mode))
-        self._ack(link, msg, M.MAVLINK_MSG_ID_SET_MODE, MAV_RESULT.ACCEPTED if ok else MAV_RESULT.FAILED)
+        # ArduCopter 4.7 changes mode on SET_MODE but sends no COMMAND_ACK for it (checked against SITL)
+        if msg.base_mode & M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED:
+            self.v.set_mode(int(msg.custom_mode))
 
     def _on_command_long(self, link: "Link", msg: Any) -> None:
         params = (msg.param1, msg.param2, msg.param3, msg.param4, msg.param5, msg.param6, msg.param7)
@@ -438,7 +455,8 @@ class GcsHub:
                 return R.UNSUPPORTED
             count = int(p[2])
             if count == 1:
-                v.take_picture()
+                if v.take_picture() is None:
+                    return R.FAILED  # too soon after the previous photo
             else:
                 v.camera.start_interval(v.t, p[1], count)
             return R.ACCEPTED
@@ -491,8 +509,7 @@ class GcsHub:
         name = (raw.decode(errors="ignore") if isinstance(raw, bytes) else raw).rstrip("\x00")
         params = self.v.params
         if name not in params:
-            self.text(MAV_SEVERITY.WARNING, f"Unknown parameter {name}"[:50])
-            return
+            return  # ArduPilot ignores unknown names silently
         if params.read_only(name):
             self.text(MAV_SEVERITY.WARNING, f"Param write denied ({name})")
             link.send(self.param_value(name))

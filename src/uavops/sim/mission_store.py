@@ -34,10 +34,10 @@ class MAV_MISSION_RESULT:  # noqa: N801
 
 
 # commands AP_Mission stores as a location (x/y/z are lat/lon/alt)
-LOCATION_COMMANDS = {16, 17, 18, 19, 20, 21, 22, 30, 31, 82, 92, 179, 189, 191, 195, 201, 84, 85, 94}
+LOCATION_COMMANDS = {16, 17, 18, 19, 21, 22, 30, 31, 82, 92, 179, 189, 191, 195, 201, 84, 85, 94}
 # per command: which of param1..4 ArduCopter keeps (others read back as 0); None = all four
 _KEPT_PARAMS: dict[int, tuple[int, ...]] = {
-    16: (1,), 17: (), 18: (1, 3), 19: (1,), 20: (), 21: (1,), 22: (1,), 82: (1,), 92: (1,), 93: (1, 2, 3, 4),
+    16: (1,), 17: (), 18: (1, 3), 19: (1, 3, 4), 20: (), 21: (1, 4), 22: (1,), 82: (1,), 92: (1,), 93: (1, 2, 3, 4),
     112: (1,), 114: (1,), 115: (1, 2, 3, 4), 177: (1, 2), 178: (1, 2, 3), 179: (1,), 181: (1, 2), 183: (1, 2),
     184: (1, 2, 3, 4), 189: (), 201: (), 195: (), 203: (1, 2, 3, 4), 205: (1, 2, 3), 206: (1, 3), 207: (1,),
     2000: (1, 2, 3, 4), 2001: (1,), 1000: (1, 2, 3, 4), 211: (1, 2), 2500: (1,), 2501: (1,), 222: (1, 2, 3, 4),
@@ -69,6 +69,13 @@ def _f32(x: float) -> float:
     return struct.unpack("<f", struct.pack("<f", float(x)))[0]
 
 
+def _alt_cm(alt_m: float) -> int:
+    """AP_Mission stores altitude as int32 centimetres computed in float32 (truncating)."""
+    import numpy as np
+
+    return int(np.float32(alt_m) * np.float32(100.0))
+
+
 def to_stored(item: MissionItem) -> tuple[int, MissionItem | None]:
     """Convert an uploaded mission item as AP_Mission::mavlink_int_to_mission_cmd does.
 
@@ -94,7 +101,12 @@ def to_stored(item: MissionItem) -> tuple[int, MissionItem | None]:
             return MAV_MISSION_RESULT.INVALID_PARAM6_Y, None
         lat = round(lat * 1e7) / 1e7
         lon = round(lon * 1e7) / 1e7
-        alt = round(item.param7 * 100.0) / 100.0
+        alt = _alt_cm(item.param7) / 100.0
+        if cmd == MAV_CMD.NAV_LOITER_TIME:  # AP keeps direction (+-1) and the cross-track flag
+            params[2] = -1.0 if item.param3 < 0 else 1.0
+            params[3] = 1.0 if item.param4 != 0 else 0.0
+        if cmd == MAV_CMD.NAV_LAND:
+            params[3] = 1.0 if item.param4 != 0 else 0.0
         return MAV_MISSION_RESULT.ACCEPTED, MissionItem(cmd, frame, *params, lat, lon, alt, 1, item.mission_type)
     raw = _RAW_XYZ.get(cmd, (False, False, False))
     x = float(round(item.param5)) if raw[0] else 0.0

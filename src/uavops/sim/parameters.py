@@ -50,8 +50,8 @@ class ParamDef:
 def _defs() -> list[ParamDef]:
     rows: list[tuple[str, float, int]] = [
         ("FORMAT_VERSION", 120, I16),
-        ("SYSID_THISMAV", 1, I16),
-        ("SYSID_MYGCS", 255, I16),
+        ("MAV_SYSID", 1, I16),
+        ("MAV_GCS_SYSID", 255, I16),
         ("FRAME_CLASS", 1, I8),
         ("FRAME_TYPE", 1, I8),
         ("ARMING_CHECK", 1, I32),

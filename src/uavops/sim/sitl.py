@@ -92,6 +92,8 @@ class SitlConfig:
     wipe_eeprom: bool = True
     model: str = "+"
     udp_out: str | None = None
+    sitl_extras: bool = True
+    """Append firmware_params/sitl.parm (SITL-only simulation settings, e.g. a 4S battery)."""
     base_defaults: Path | None = None
     """ArduPilot's copter.parm (default: found beside the binary or in its ArduPilot checkout)."""
 
@@ -128,6 +130,8 @@ class SitlProcess:
     def command(self) -> list[str]:
         cfg = self.config
         params = list(cfg.params_files or [find_profile()])
+        if cfg.sitl_extras:
+            params.append(find_profile("sitl"))
         base = cfg.base_defaults if cfg.base_defaults is not None else sitl_base_defaults(self.binary)
         if base is not None:
             params.insert(0, base)

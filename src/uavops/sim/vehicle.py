@@ -362,42 +362,40 @@ class SimVehicle:
 
     # --- arming --------------------------------------------------------------------------
     def arm_checks(self) -> list[str]:
-        """Reasons arming would fail now, as ArduCopter words them (empty when it may arm)."""
-        reasons: list[str] = []
+        """Why arming would fail now, worded as ArduCopter 4.7 words them (without the prefix).
+
+        Arming attempts report them as ``Arm: ...``; while disarmed they are repeated every
+        30 s as ``PreArm: ...`` (as SITL does).
+        """
         checks = int(self.params["ARMING_CHECK"])
         if self.mode == 3 and not (int(self.params["AUTO_OPTIONS"]) & 1):
-            return ["Arm: Mode not armable"]
+            return ["Mode not armable"]
         if self.mode in (6, 9, 21):
-            return ["Arm: Mode not armable"]
-        needs_position = self.mode in GPS_MODES or self.fence.enabled()  # AP_Arming_Copter::mandatory_gps_checks
-        if not needs_position and self.t < min(2.0, self.ekf.settle_s):
-            return ["PreArm: AHRS not healthy"] if checks else []
-        if needs_position and not self.position_ok():
-            if not self.gps.has_fix(self.t):
-                reasons.append("Arm: Need Position Estimate")
-                if checks:
-                    reasons.append("PreArm: GPS 1: Bad fix" if self.t > self.gps.fix_after_s else
-                                   "PreArm: GPS 1: was not found")
-            else:
-                reasons.append("Arm: Need Position Estimate")
-                if checks:
-                    reasons.append("PreArm: EKF3 waiting for GPS config data" if self.t < self.ekf.settle_s * 0.6
-                                   else "PreArm: AHRS: waiting for home")
-            return reasons
-        if checks:
-            if self.batt_fs_level or self._battery_below(low=True):
-                reasons.append("PreArm: Battery 1 low voltage failsafe")
-            if self.fence.enabled() and self.fence.breaches():
-                reasons.append("PreArm: Fence: vehicle outside fence")
+            return ["Mode not armable"]
+        reasons: list[str] = []
+        if checks and self.t < min(2.0, self.ekf.settle_s):
+            reasons.append("EKF attitude is bad")
+        if checks and not self.home_set:
+            reasons.append("AHRS: waiting for home")
+        if checks and (self.batt_fs_level or self._battery_below(low=True)):
+            reasons.append("Battery 1 low voltage failsafe")
+        if not self.position_ok():
+            if self.fence.enabled():
+                reasons.append("Fence requires position")
+            elif self.mode in GPS_MODES:
+                reasons.append("Need Position Estimate")
+        elif checks and self.fence.enabled() and self.fence.breaches():
+            reasons.append("Fence: vehicle outside fence")
         return reasons
 
     def arm(self, force: bool = False) -> tuple[bool, list[str]]:
         if self.armed:
             return True, []
-        reasons = [] if force else self.arm_checks()
+        reasons = [] if force else [f"Arm: {r}" for r in self.arm_checks()]
         if reasons:
             return False, reasons
         self.armed = True
+        self.text(MAV_SEVERITY.INFO, "Arming motors")
         self.landed = True
         self.auto_armed = False
         self._landed_armed_s = 0.0
@@ -420,7 +418,7 @@ class SimVehicle:
         if not self.landed:
             self.landed = True  # forced disarm in the air: the simulator drops it to the ground
             self.alt = 0.0
-        self.text(MAV_SEVERITY.INFO, "Disarming motors" if not reason else f"Disarming motors: {reason}")
+        self.text(MAV_SEVERITY.INFO, "Disarming motors")
         return True
 
     def set_home_here(self) -> None:
@@ -552,8 +550,8 @@ class SimVehicle:
             # AP_Arming::update: pre-arm failures are reported every 30 s while disarmed
             self._last_prearm_report_s = self.t
             for reason in self.arm_checks():
-                if reason.startswith("PreArm:"):
-                    self.text(MAV_SEVERITY.CRITICAL, reason)
+                if reason != "Mode not armable":
+                    self.text(MAV_SEVERITY.CRITICAL, f"PreArm: {reason}")
 
     def _auto_disarm(self, dt: float) -> None:
         if not self.armed:

@@ -128,7 +128,8 @@ class Gps:
         return not self.lost and sim_time_s >= self.fix_after_s
 
     def fix_type(self, sim_time_s: float) -> int:
-        return 3 if self.has_fix(sim_time_s) else (1 if not self.lost else 0)
+        # SITL reports its simulated receiver as RTK fixed (6)
+        return 6 if self.has_fix(sim_time_s) else 0
 
     def satellites(self, sim_time_s: float) -> int:
         return 10 if self.has_fix(sim_time_s) else 0
