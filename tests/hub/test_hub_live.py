@@ -68,7 +68,8 @@ def test_cli_upload_then_visible_in_ogc_stac_cap_map_and_gdal(live_hub, tmp_path
                                                           "Possibly damaged"]
 
 
-def test_server_killed_mid_upload_client_resumes(live_hub, tmp_path):
+def test_server_killed_mid_upload_client_resumes(live_hub_scaled, tmp_path):
+    live_hub = live_hub_scaled
     pkg = make_package(tmp_path / "pkg", mosaic_px=256, tag="crash")
     progress: list[int] = []
     killed = threading.Event()
@@ -84,7 +85,8 @@ def test_server_killed_mid_upload_client_resumes(live_hub, tmp_path):
             killed.set()
             threading.Thread(target=restart_later, daemon=True).start()
 
-    client = UploadClient(live_hub.url, live_hub.tokens["kg"], chunk_bytes=16_384, backoff_s=0.2, max_retries=30)
+    client = UploadClient(live_hub.url, live_hub.tokens["kg"], chunk_bytes=16_384, backoff_s=0.2, max_backoff_s=1.0,
+                          max_retries=60)
     with client:
         result = client.upload(pkg, Outbox(tmp_path / "ob"), on_progress)
     assert killed.is_set()
@@ -136,7 +138,14 @@ def test_client_killed_mid_upload_rerun_resumes(live_hub, tmp_path):
     assert json.loads(again.stdout)["status"] == "exists"
 
 
-def test_twenty_concurrent_uploads_from_different_orgs(live_hub, tmp_path):
+def test_twenty_concurrent_uploads_from_different_orgs(live_hub_scaled, tmp_path):
+    live_hub = live_hub_scaled
+    if live_hub.database_url:  # the scaled deployment really runs several worker processes
+        import psutil
+
+        workers = [p for p in psutil.Process(live_hub.proc.pid).children(recursive=True)
+                   if "spawn_main" in " ".join(p.cmdline())]
+        assert len(workers) == 2
     from uavops.hub.config import HubConfig
     from uavops.hub.service import HubService
 
