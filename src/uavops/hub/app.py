@@ -149,7 +149,7 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
 
     @app.get("/api", tags=["ogc"], response_class=JSONResponse)
     def api_definition() -> Response:
-        return JSONResponse(app.openapi(), media_type="application/vnd.oai.openapi+json;version=3.0")
+        return JSONResponse(app.openapi(), media_type=ogc.OPENAPI_MEDIA_TYPE)
 
     @app.get("/map", response_class=HTMLResponse, tags=["map"])
     def web_map() -> Response:

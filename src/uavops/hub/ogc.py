@@ -1,4 +1,7 @@
-"""OGC API – Features Part 1 (Core, GeoJSON, OpenAPI 3.0) documents, one collection per event.
+"""OGC API – Features Part 1 (Core, GeoJSON) documents, one collection per event.
+
+The API definition at ``/api`` is FastAPI's OpenAPI 3.1 document, so the optional ``oas30``
+conformance class is deliberately not claimed.
 
 Pure functions from service results to JSON documents; ``base`` is the hub's public URL without a
 trailing slash, so every link is absolute and no endpoint ever answers with a redirect.
@@ -9,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-__all__ = ["CONFORMANCE", "landing_page", "conformance", "collection", "collections", "items_page"]
+__all__ = ["CONFORMANCE", "OPENAPI_MEDIA_TYPE", "landing_page", "conformance", "collection", "collections",
+           "items_page"]
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
+OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.1"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GEOJSON = "application/geo+json"
 
@@ -26,7 +30,7 @@ def landing_page(base: str) -> dict[str, Any]:
         "description": "Damage maps from national emergency authorities, one collection per event.",
         "links": [
             {"href": f"{base}/", "rel": "self", "type": "application/json", "title": "This document"},
-            {"href": f"{base}/api", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
+            {"href": f"{base}/api", "rel": "service-desc", "type": OPENAPI_MEDIA_TYPE,
              "title": "The API definition"},
             {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json",
              "title": "Conformance classes"},
