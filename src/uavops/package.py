@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = [
     "DAMAGE_GRADES",
     "EVENT_TYPES",
+    "normalize_event_type",
     "PackageFile",
     "EventInfo",
     "DamagePackageMeta",
@@ -32,6 +33,21 @@ DAMAGE_GRADES: tuple[str, ...] = ("No visible damage", "Possibly damaged", "Dama
 
 EVENT_TYPES: tuple[str, ...] = ("earthquake", "flood", "mudflow", "tailings_dam_failure", "fire", "industrial",
                                 "landslide", "other")
+
+_EVENT_ALIASES = {
+    "tailings": "tailings_dam_failure", "tailings-dam": "tailings_dam_failure", "tailings_dam": "tailings_dam_failure",
+    "tailings-dam-failure": "tailings_dam_failure", "dam": "tailings_dam_failure", "sel": "mudflow",
+    "debris-flow": "mudflow", "debris_flow": "mudflow", "industrial-fire": "fire", "wildfire": "fire",
+    "chemical": "industrial", "explosion": "industrial",
+}
+
+
+def normalize_event_type(name: str) -> str:
+    """The package vocabulary's name for an event type (scenes and operators use a few aliases)."""
+    key = name.strip().lower().replace(" ", "_")
+    key = _EVENT_ALIASES.get(key, _EVENT_ALIASES.get(key.replace("_", "-"), key))
+    return key if key in EVENT_TYPES else "other"
+
 
 FileRole = Literal["damage_geojson", "damage_raster", "mosaic", "report", "summary", "change_mask", "other"]
 

@@ -92,3 +92,12 @@ def test_atomic_outputs_get_normal_permissions(tmp_path: Path):
     finally:
         os.umask(old)
     assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_event_type_aliases():
+    from uavops.package import normalize_event_type
+
+    assert normalize_event_type("tailings") == "tailings_dam_failure"
+    assert normalize_event_type("Sel") == "mudflow"
+    assert normalize_event_type("earthquake") == "earthquake"
+    assert normalize_event_type("meteor") == "other"
