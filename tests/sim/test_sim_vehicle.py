@@ -322,3 +322,14 @@ def test_too_many_items_is_no_space_and_wrong_fence_items_rejected():
     gcs.send(gcs.mav.mission_count_encode(1, 1, 1, 2))
     gcs.send(gcs.mav.mission_item_int_encode(1, 1, 0, 0, 5100, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2))
     assert gcs.take("MISSION_ACK")[-1].type == 2  # rally points need a relative-altitude frame
+
+
+def test_mission_start_while_disarmed_latches_internal_error_like_sitl():
+    sim, gcs = make_sim()
+    upload(sim, gcs, [home_item(), takeoff(), at(40, 0)])
+    assert gcs.command(300, 0, 0) == 0  # accepted ...
+    assert sim.vehicle.mode == 3
+    assert gcs.command(176, 1, 4) == 0
+    sim.advance(5)
+    assert gcs.command(400, 1) == 4  # ... but ArduCopter then refuses to arm until rebooted
+    assert "Arm: Internal errors 0x100000 l:373 flow_of_ctrl" in sim.statustexts()

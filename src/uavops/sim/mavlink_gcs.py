@@ -374,6 +374,11 @@ class GcsHub:
         if cmd == M.MAV_CMD_MISSION_START:
             if p[0] != 0 or p[1] != 0:
                 return R.DENIED
+            if not v.armed and not v.internal_error:
+                # ArduCopter 4.7 SITL: MISSION_START while disarmed is ACCEPTED but raises a latched
+                # internal error (flow_of_control) that blocks arming until reboot.
+                v.internal_error = True
+                self.text(MAV_SEVERITY.CRITICAL, "Internal Errors 0x100000")
             was_auto_armed = v.auto_armed
             v.auto_armed = v.armed  # Copter: set_auto_armed(true) — AUTO may now lift off
             if v.set_mode(3):

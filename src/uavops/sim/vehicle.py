@@ -119,10 +119,11 @@ class SimVehicle:
         self.auto_armed = False
         self._landed_armed_s = 0.0
         self._last_prearm_report_s = 0.0
+        self.internal_error = False  # latched until reboot, like AP_InternalError
         self.wind = Wind(self.rng, params["SIM_WIND_SPD"] if wind_speed_mps is None else wind_speed_mps,
                          params["SIM_WIND_DIR"] if wind_dir_deg is None else wind_dir_deg,
                          params["SIM_WIND_TURB"] if wind_turbulence_mps is None else wind_turbulence_mps)
-        self.gps = Gps(self.rng, noise_m=gps_noise_m, fix_after_s=min(3.0, 0.5 * ekf_settle_s))
+        self.gps = Gps(self.rng, noise_m=gps_noise_m, fix_after_s=0.7 * ekf_settle_s)
         self.ekf = EkfStartup(ekf_settle_s)
         self.battery = Battery(capacity_mah=params["BATT_CAPACITY"])
         self.camera = Camera(params, self._camera_pose)
@@ -379,11 +380,13 @@ class SimVehicle:
             reasons.append("AHRS: waiting for home")
         if checks and (self.batt_fs_level or self._battery_below(low=True)):
             reasons.append("Battery 1 low voltage failsafe")
+        if self.internal_error:
+            reasons.insert(0, "Internal errors 0x100000 l:373 flow_of_ctrl")
         if not self.position_ok():
-            if self.fence.enabled():
-                reasons.append("Fence requires position")
-            elif self.mode in GPS_MODES:
+            if self.mode in GPS_MODES and (self.gps.has_fix(self.t) or not self.fence.enabled()):
                 reasons.append("Need Position Estimate")
+            elif self.fence.enabled():
+                reasons.append("Fence requires position")
         elif checks and self.fence.enabled() and self.fence.breaches():
             reasons.append("Fence: vehicle outside fence")
         return reasons
