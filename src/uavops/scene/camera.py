@@ -308,17 +308,27 @@ _OUTSIDE_RGB = (112, 108, 98)
 
 
 @lru_cache(maxsize=2)
-def _noise_pattern(height: int, width: int, noise_dn: float) -> tuple[np.ndarray, np.ndarray]:
-    """Two uint8 noise planes whose difference is zero-mean noise of std ≈ ``noise_dn``, made once per size.
+def _vignette_map(height: int, width: int, strength: float) -> np.ndarray:
+    """Natural fall-off (≈ cos⁴ of the field angle, scaled to ``strength`` at the corners) × 128, uint8 RGB."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rx = (x - (width - 1) / 2) / ((width - 1) / 2)
+    ry = (y - (height - 1) / 2) / ((width - 1) / 2)
+    r2 = (rx * rx + ry * ry) / (1 + (height / width) ** 2)
+    vig = np.clip((1.0 - strength * r2 ** 1.3) * 128.0, 0, 255).round().astype(np.uint8)
+    return np.ascontiguousarray(np.repeat(vig[..., None], 3, axis=2))
 
-    Each photo uses them at a random offset; generating fresh 60 MB of random numbers per 20 MP
-    frame would cost more than the whole rendering.
+
+@lru_cache(maxsize=2)
+def _noise_pattern(height: int, width: int, noise_dn: float) -> tuple[np.ndarray, int]:
+    """A uint8 Gaussian noise plane of mean ``offset`` and std ``noise_dn``, made once per size.
+
+    Each photo uses it at a random offset (``out = img + pattern - offset`` in one saturating pass);
+    drawing 60 MB of fresh random numbers per 20 MP frame would cost more than the rendering.
     """
     rng = np.random.default_rng(12345)
-    top = max(1, int(round(noise_dn * math.sqrt(6.0))))  # uniform 0..top: std top/sqrt(12); diff: top/sqrt(6)
-    a = rng.integers(0, top + 1, size=(height, width, 3), dtype=np.uint8)
-    b = rng.integers(0, top + 1, size=(height, width, 3), dtype=np.uint8)
-    return a, b
+    offset = int(math.ceil(4 * noise_dn))
+    pattern = np.clip(np.round(rng.normal(offset, noise_dn, size=(height, width, 3))), 0, 255).astype(np.uint8)
+    return pattern, offset
 
 
 def render_photo(scene: Scene, pose: CameraPose, camera: Any, ground_amsl_m: float | None = None, *,
@@ -387,10 +397,10 @@ def render_photo(scene: Scene, pose: CameraPose, camera: Any, ground_amsl_m: flo
     mc = np.where(valid, (col + 0.5 - c0) / fx - 0.5, -10.0).astype(np.float32)
     mr = np.where(valid, (row + 0.5 - r0) / fy - 0.5, -10.0).astype(np.float32)
     coarse = np.dstack([mc, mr])
-    # bilinear upsampling of the coarse grid: photo pixel x sits at coarse index (x + 0.5) / step + 0.5
-    up = np.array([[1.0 / step, 0.0, 0.5 / step + 0.5], [0.0, 1.0 / step, 0.5 / step + 0.5]])
-    maps = cv2.warpAffine(coarse, up, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
+    # bilinear upsampling of the padded coarse grid (cv2.resize puts coarse sample j at photo pixel
+    # (j - 1 + 0.5) * step - 0.5, exactly where it was computed), then drop the padding
+    big = cv2.resize(coarse, (coarse.shape[1] * step, coarse.shape[0] * step), interpolation=cv2.INTER_LINEAR)
+    maps = big[step:step + H, step:step + W]  # a strided view; OpenCV reads it without copying
     img = cv2.remap(src, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                     borderValue=tuple(int(x) for x in _OUTSIDE_RGB))
     if not radio:
@@ -431,22 +441,13 @@ def _radiometry(img: np.ndarray, camera: Any, radio: Radiometry, rng: int | np.r
             img = cv2.filter2D(img, -1, kern, borderType=cv2.BORDER_REFLECT)
     exposure = float(np.clip(gen.normal(1.0, radio.exposure_sigma), 0.75, 1.3))
     wb = np.clip(gen.normal(1.0, radio.white_balance_sigma, 3), 0.9, 1.1)
-    # vignetting * exposure * white balance as one small gain image, upsampled and applied in uint8
-    gs = 32
-    gy, gx = np.mgrid[0:-(-H // gs) + 1, 0:-(-W // gs) + 1].astype(np.float32)
-    rx = (gx * gs - (W - 1) / 2) / ((W - 1) / 2)
-    ry = (gy * gs - (H - 1) / 2) / ((W - 1) / 2)
-    r2 = (rx * rx + ry * ry) / (1 + (H / W) ** 2)
-    vig = 1.0 - radio.vignetting * r2 ** 1.3
-    gain = (vig[..., None] * (exposure * wb)[None, None, :] * 128.0).clip(0, 255).round().astype(np.uint8)
-    up = np.array([[1.0 / gs, 0.0, 0.0], [0.0, 1.0 / gs, 0.0]])
-    gain_u8 = cv2.warpAffine(gain, up, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                             borderMode=cv2.BORDER_REPLICATE)
-    out = cv2.multiply(img, gain_u8, scale=1.0 / 128.0)
+    # white balance per channel, then vignetting and exposure in one pass with a cached fall-off map
+    img = cv2.multiply(img, (float(wb[0]), float(wb[1]), float(wb[2]), 0.0))
+    out = cv2.multiply(img, _vignette_map(H, W, float(radio.vignetting)), scale=exposure / 128.0)
     if radio.noise_dn > 0:
-        a, b = _noise_pattern(H + 64, W + 64, float(radio.noise_dn))
+        pattern, offset = _noise_pattern(H + 64, W + 64, float(radio.noise_dn))
         oy, ox = int(gen.integers(0, 64)), int(gen.integers(0, 64))
-        out = cv2.subtract(cv2.add(out, a[oy:oy + H, ox:ox + W]), b[oy:oy + H, ox:ox + W])
+        out = cv2.addWeighted(out, 1.0, pattern[oy:oy + H, ox:ox + W], 1.0, -float(offset))
     return out
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import rasterio
 from affine import Affine
@@ -116,7 +117,7 @@ class Scene:
             raise SceneError(f"Cannot read {path} ({exc}); the scene file is damaged, make it again.") from None
         if data.shape[0] == 1:
             data = np.repeat(data, 3, axis=0)
-        return np.ascontiguousarray(np.moveaxis(data[:3], 0, -1))
+        return cv2.merge([data[0], data[1], data[2]])  # band- to pixel-interleaved, much faster than numpy
 
     def read_mask(self, window: Window | None = None) -> np.ndarray:
         if not self.mask_path.is_file():
