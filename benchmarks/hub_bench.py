@@ -26,12 +26,19 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fixtures.hub import (EVENT_ID, LiveHub, _drop_pg_database, _new_pg_database, free_port,  # noqa: E402
-                          make_package, seed_hub)
+from fixtures.hub import (
+    EVENT_ID,
+    LiveHub,
+    _drop_pg_database,
+    _new_pg_database,
+    free_port,
+    make_package,
+    seed_hub,
+)
 
-from uavops.hub.client import Outbox, UploadClient  # noqa: E402
-from uavops.hub.config import HubConfig  # noqa: E402
-from uavops.hub.service import HubService  # noqa: E402
+from uavops.hub.client import Outbox, UploadClient
+from uavops.hub.config import HubConfig
+from uavops.hub.service import HubService
 
 
 def main() -> int:
@@ -39,8 +46,11 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--size-mb", type=float, default=50.0, help="approximate package size")
     ap.add_argument("--chunk-mb", type=float, default=8.0)
-    ap.add_argument("--database-url", default=None,
-                    help="PostgreSQL server URL; the benchmark creates (and drops) its own database there")
+    ap.add_argument(
+        "--database-url",
+        default=None,
+        help="PostgreSQL server URL; the benchmark creates (and drops) its own database there",
+    )
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
@@ -71,8 +81,11 @@ def main() -> int:
             entries[code] = Outbox(work / "outbox" / code).enqueue(pkg)
             shutil.rmtree(pkg)
         total_bytes = sum(e.size_bytes for e in entries.values())
-        print(f"prepared {args.clients} packages, {total_bytes / 1e6:.0f} MB in total "
-              f"({time.perf_counter() - t0:.1f} s)", flush=True)
+        print(
+            f"prepared {args.clients} packages, {total_bytes / 1e6:.0f} MB in total "
+            f"({time.perf_counter() - t0:.1f} s)",
+            flush=True,
+        )
 
         # ---- baseline: a plain local copy of the same bytes, same disk, same run
         copy_dir = work / "copy"
@@ -107,8 +120,13 @@ def main() -> int:
 
             def send(code: str) -> None:
                 try:
-                    with UploadClient(live.url, tokens[code], chunk_bytes=int(args.chunk_mb * (1 << 20)),
-                                      backoff_s=0.2, max_retries=10) as c:
+                    with UploadClient(
+                        live.url,
+                        tokens[code],
+                        chunk_bytes=int(args.chunk_mb * (1 << 20)),
+                        backoff_s=0.2,
+                        max_retries=10,
+                    ) as c:
                         results[code] = c.send(entries[code])
                 except Exception as exc:  # noqa: BLE001 - reported below
                     results[code] = exc
@@ -133,15 +151,23 @@ def main() -> int:
         hub_mbps = total_bytes / 1e6 / upload_s
         lat = sorted(latencies)
         p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan")
-        print(f"backend                 : {'PostgreSQL' if args.database_url else 'SQLite'}, "
-              f"{args.workers} worker(s), local blobs")
-        print(f"uploads                 : {args.clients} clients x {total_bytes / args.clients / 1e6:.1f} MB, "
-              f"{len(results) - len(failed)} ok, {len(failed)} failed, {n_reports} reports")
-        print(f"hub upload throughput   : {hub_mbps:8.1f} MB/s  ({upload_s:.1f} s, incl. validation + registration)")
+        print(
+            f"backend                 : {'PostgreSQL' if args.database_url else 'SQLite'}, "
+            f"{args.workers} worker(s), local blobs"
+        )
+        print(
+            f"uploads                 : {args.clients} clients x {total_bytes / args.clients / 1e6:.1f} MB, "
+            f"{len(results) - len(failed)} ok, {len(failed)} failed, {n_reports} reports"
+        )
+        print(
+            f"hub upload throughput   : {hub_mbps:8.1f} MB/s  ({upload_s:.1f} s, incl. validation + registration)"
+        )
         print(f"plain local file copy   : {copy_mbps:8.1f} MB/s  ({copy_s:.2f} s)")
         print(f"ratio                   : {100 * hub_mbps / copy_mbps:8.1f} %  (target >= 50 %)")
-        print(f"/items latency under load: p50 {1000 * statistics.median(lat):.0f} ms, p99 {1000 * p99:.0f} ms "
-              f"({len(lat)} requests)")
+        print(
+            f"/items latency under load: p50 {1000 * statistics.median(lat):.0f} ms, p99 {1000 * p99:.0f} ms "
+            f"({len(lat)} requests)"
+        )
         for code, exc in list(failed.items())[:3]:
             print(f"  failure {code}: {exc}")
         return 0 if not failed else 1

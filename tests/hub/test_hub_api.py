@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
+from fixtures.hub import make_package, seed_hub
 
 import uavops.hub as hub_pkg
-from fixtures.hub import make_package, seed_hub
 from uavops.config import Settings
 
 

@@ -15,12 +15,29 @@ def test_admin_commands_and_upload_via_asgi(tmp_path, run_cli):
     assert r.exit_code == 0
     token = r.stdout.strip()
     assert token.startswith("uvh_") and len(token) > 40
-    r = run_cli("hub", "event", "add", EVENT_ID, "--type", "earthquake", "--countries", "KG,KZ", "--start",
-                "2026-05-01", "--glide", "EQ-2026-000123-KGZ", "--data-dir", str(data), "--json")
+    r = run_cli(
+        "hub",
+        "event",
+        "add",
+        EVENT_ID,
+        "--type",
+        "earthquake",
+        "--countries",
+        "KG,KZ",
+        "--start",
+        "2026-05-01",
+        "--glide",
+        "EQ-2026-000123-KGZ",
+        "--data-dir",
+        str(data),
+        "--json",
+    )
     assert r.exit_code == 0 and json.loads(r.stdout)["countries"] == ["KG", "KZ"]
     r = run_cli("hub", "token", "list", "--data-dir", str(data), "--json")
     listed = json.loads(r.stdout)
-    assert len(listed) == 1 and token not in r.stdout and "token_hash" not in r.stdout  # only the hash is stored
+    assert (
+        len(listed) == 1 and token not in r.stdout and "token_hash" not in r.stdout
+    )  # only the hash is stored
     r = run_cli("hub", "event", "list", "--data-dir", str(data))
     assert EVENT_ID in r.stdout
     # the token is stored hashed: its text appears nowhere in the database file
@@ -35,8 +52,20 @@ def test_cli_errors_are_one_sentence_exit_2(tmp_path, run_cli):
     assert r.exit_code == 2 and r.stderr.startswith("Error: Organisation XX-Nobody does not exist")
     r = run_cli("hub", "org", "add", "kyrgyz", "--data-dir", str(data))
     assert r.exit_code == 2 and "must look like KG-MChS" in r.stderr
-    r = run_cli("hub", "event", "add", "E1", "--type", "volcano", "--countries", "KG", "--start", "2026-01-01",
-                "--data-dir", str(data))
+    r = run_cli(
+        "hub",
+        "event",
+        "add",
+        "E1",
+        "--type",
+        "volcano",
+        "--countries",
+        "KG",
+        "--start",
+        "2026-01-01",
+        "--data-dir",
+        str(data),
+    )
     assert r.exit_code == 2 and "volcano" in r.stderr
     r = run_cli("hub", "token", "list")
     assert r.exit_code == 2 and "--data-dir" in r.stderr
@@ -57,8 +86,18 @@ def test_cli_errors_are_one_sentence_exit_2(tmp_path, run_cli):
 
 def test_upload_offline_queues_then_flush(live_hub, tmp_path, run_cli):
     pkg = make_package(tmp_path / "pkg", tag="queued")
-    r = run_cli("upload", str(pkg), "--hub", "http://127.0.0.1:9", "--token", live_hub.tokens["kg"], "--retries",
-                "1", "--backoff-s", "0")
+    r = run_cli(
+        "upload",
+        str(pkg),
+        "--hub",
+        "http://127.0.0.1:9",
+        "--token",
+        live_hub.tokens["kg"],
+        "--retries",
+        "1",
+        "--backoff-s",
+        "0",
+    )
     assert r.exit_code == 2 and "upload --flush" in r.stderr and "outbox" in r.stderr
     r = run_cli("upload", "--flush", "--hub", live_hub.url, "--token", live_hub.tokens["kg"], "--json")
     assert r.exit_code == 0, r.stderr
@@ -84,8 +123,18 @@ def _pre_post(folder, size_px: int = 400):
     paths = []
     for name, arr in (("pre.tif", pre), ("post.tif", post)):
         path = folder / name
-        with rasterio.open(path, "w", driver="GTiff", width=size_px, height=size_px, count=3, dtype="uint8",
-                           crs="EPSG:32643", transform=from_origin(475000, 4747000, 0.2, 0.2), tiled=True) as ds:
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=size_px,
+            height=size_px,
+            count=3,
+            dtype="uint8",
+            crs="EPSG:32643",
+            transform=from_origin(475000, 4747000, 0.2, 0.2),
+            tiled=True,
+        ) as ds:
             ds.write(arr)
         paths.append(path)
     return paths
@@ -96,8 +145,20 @@ def test_package_written_by_uavops_damage_uploads_with_its_mosaic(live_hub, tmp_
 
     pre, post = _pre_post(tmp_path)
     out = tmp_path / "damage"
-    r = run_cli("damage", "--post", str(post), "--pre", str(pre), "--out", str(out), "--producer", "KG-MChS",
-                "--event", "earthquake", "--no-progress")
+    r = run_cli(
+        "damage",
+        "--post",
+        str(post),
+        "--pre",
+        str(pre),
+        "--out",
+        str(out),
+        "--producer",
+        "KG-MChS",
+        "--event",
+        "earthquake",
+        "--no-progress",
+    )
     assert r.exit_code == 0, r.stderr
     meta = json.loads((out / "package.json").read_text())
     assert meta["event"]["incident_id"] is None  # the damage stage does not know the hub's event id

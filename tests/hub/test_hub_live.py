@@ -14,12 +14,13 @@ import time
 
 import httpx
 import pytest
-
 from fixtures.hub import EVENT_ID, make_package
 
 from uavops.hub.client import Outbox, UploadClient
 
-requires_ogrinfo = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs ogrinfo (Debian gdal-bin)")
+requires_ogrinfo = pytest.mark.skipif(
+    shutil.which("ogrinfo") is None, reason="needs ogrinfo (Debian gdal-bin)"
+)
 
 
 def auth(live, who="coord"):
@@ -35,7 +36,9 @@ def test_cli_upload_then_visible_in_ogc_stac_cap_map_and_gdal(live_hub, tmp_path
     assert len(report_id) == 16
     h = auth(live_hub)
     items = httpx.get(f"{live_hub.url}/collections/{EVENT_ID}/items", headers=h).json()
-    assert items["numberMatched"] == 8 and {f["properties"]["report_id"] for f in items["features"]} == {report_id}
+    assert items["numberMatched"] == 8 and {f["properties"]["report_id"] for f in items["features"]} == {
+        report_id
+    }
     stac = httpx.get(f"{live_hub.url}/stac/collections/{EVENT_ID}/items/{report_id}", headers=h).json()
     assert stac["assets"]["mosaic"]["href"].startswith(live_hub.url)
     cap = httpx.get(f"{live_hub.url}/reports/{report_id}/cap.xml", headers=h)
@@ -43,16 +46,43 @@ def test_cli_upload_then_visible_in_ogc_stac_cap_map_and_gdal(live_hub, tmp_path
     assert "leaflet.js" in httpx.get(f"{live_hub.url}/map").text
     # GDAL's OGC API - Features driver (a client nobody here wrote), token passed as a header
     env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {live_hub.tokens['coord']}"}
-    out = subprocess.run(["ogrinfo", "-ro", "-al", "-so", f"OAPIF:{live_hub.url}", EVENT_ID], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["ogrinfo", "-ro", "-al", "-so", f"OAPIF:{live_hub.url}", EVENT_ID],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert "Feature Count: 8" in out.stdout and "damage_gra" in out.stdout
-    full = subprocess.run(["ogrinfo", "-ro", "-al", "-q", "-spat", "74.5", "42.8", "74.7", "42.9",
-                           f"OAPIF:{live_hub.url}", EVENT_ID], env=env, capture_output=True, text=True, timeout=60)
+    full = subprocess.run(
+        [
+            "ogrinfo",
+            "-ro",
+            "-al",
+            "-q",
+            "-spat",
+            "74.5",
+            "42.8",
+            "74.7",
+            "42.9",
+            f"OAPIF:{live_hub.url}",
+            EVENT_ID,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert full.returncode == 0, full.stderr
     assert full.stdout.count("POLYGON") == 8 and "Destroyed" in full.stdout
-    denied = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{live_hub.url}"], capture_output=True, text=True,
-                            timeout=60, env={k: v for k, v in os.environ.items() if k != "GDAL_HTTP_HEADERS"})
+    denied = subprocess.run(
+        ["ogrinfo", "-ro", "-so", f"OAPIF:{live_hub.url}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "GDAL_HTTP_HEADERS"},
+    )
     assert denied.returncode != 0  # no token, no data
     # pyogrio (GDAL through Python) pages through the collection with a small page size
     import pyogrio
@@ -64,8 +94,12 @@ def test_cli_upload_then_visible_in_ogc_stac_cap_map_and_gdal(live_hub, tmp_path
     finally:
         pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": None, "GDAL_HTTP_BEARER": None})
     grades = list(fields[list(meta["fields"]).index("damage_gra")])
-    assert len(geometry) == 8 and sorted(set(grades)) == ["Damaged", "Destroyed", "No visible damage",
-                                                          "Possibly damaged"]
+    assert len(geometry) == 8 and sorted(set(grades)) == [
+        "Damaged",
+        "Destroyed",
+        "No visible damage",
+        "Possibly damaged",
+    ]
 
 
 def test_server_killed_mid_upload_client_resumes(live_hub_scaled, tmp_path):
@@ -85,8 +119,14 @@ def test_server_killed_mid_upload_client_resumes(live_hub_scaled, tmp_path):
             killed.set()
             threading.Thread(target=restart_later, daemon=True).start()
 
-    client = UploadClient(live_hub.url, live_hub.tokens["kg"], chunk_bytes=16_384, backoff_s=0.2, max_backoff_s=1.0,
-                          max_retries=60)
+    client = UploadClient(
+        live_hub.url,
+        live_hub.tokens["kg"],
+        chunk_bytes=16_384,
+        backoff_s=0.2,
+        max_backoff_s=1.0,
+        max_retries=60,
+    )
     with client:
         result = client.upload(pkg, Outbox(tmp_path / "ob"), on_progress)
     assert killed.is_set()
@@ -105,10 +145,23 @@ def test_client_killed_mid_upload_rerun_resumes(live_hub, tmp_path):
     pkg = make_package(tmp_path / "pkg", mosaic_px=256, tag="client-crash")
     outbox = tmp_path / "outbox"
     env = {**os.environ, "UAVOPS_OUTBOX_DIR": str(outbox)}
-    base = [sys.executable, "-m", "uavops.cli.main", "upload", str(pkg), "--hub", live_hub.url,
-            "--token", live_hub.tokens["kg"], "--json", "--chunk-mb", "0.016"]
-    proc = subprocess.Popen(base + ["--max-rate-kbps", "60"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    base = [
+        sys.executable,
+        "-m",
+        "uavops.cli.main",
+        "upload",
+        str(pkg),
+        "--hub",
+        live_hub.url,
+        "--token",
+        live_hub.tokens["kg"],
+        "--json",
+        "--chunk-mb",
+        "0.016",
+    ]
+    proc = subprocess.Popen(
+        base + ["--max-rate-kbps", "60"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     offset = 0
     deadline = time.monotonic() + 30
     try:
@@ -143,8 +196,11 @@ def test_twenty_concurrent_uploads_from_different_orgs(live_hub_scaled, tmp_path
     if live_hub.database_url:  # the scaled deployment really runs several worker processes
         import psutil
 
-        workers = [p for p in psutil.Process(live_hub.proc.pid).children(recursive=True)
-                   if "spawn_main" in " ".join(p.cmdline())]
+        workers = [
+            p
+            for p in psutil.Process(live_hub.proc.pid).children(recursive=True)
+            if "spawn_main" in " ".join(p.cmdline())
+        ]
         assert len(workers) == 2
     from uavops.hub.config import HubConfig
     from uavops.hub.service import HubService
@@ -157,14 +213,25 @@ def test_twenty_concurrent_uploads_from_different_orgs(live_hub_scaled, tmp_path
         svc.add_org(code, f"Authority {i}", countries[i % 5])
         tokens[code] = svc.create_token(code, "operator")["token"]
     svc.close()
-    pkgs = {code: make_package(tmp_path / code, producer=code, tag=code, site="Bishkek" if i % 2 else "Almaty",
-                               n_features=4 + i % 3, mosaic_px=96, seed=i)
-            for i, code in enumerate(tokens)}
+    pkgs = {
+        code: make_package(
+            tmp_path / code,
+            producer=code,
+            tag=code,
+            site="Bishkek" if i % 2 else "Almaty",
+            n_features=4 + i % 3,
+            mosaic_px=96,
+            seed=i,
+        )
+        for i, code in enumerate(tokens)
+    }
     results: dict[str, object] = {}
 
     def send(code: str) -> None:
         try:
-            with UploadClient(live_hub.url, tokens[code], chunk_bytes=8_192, backoff_s=0.1, max_retries=20) as c:
+            with UploadClient(
+                live_hub.url, tokens[code], chunk_bytes=8_192, backoff_s=0.1, max_retries=20
+            ) as c:
                 results[code] = c.upload(pkgs[code], Outbox(tmp_path / f"ob-{code}"))
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             results[code] = exc
@@ -181,7 +248,9 @@ def test_twenty_concurrent_uploads_from_different_orgs(live_hub_scaled, tmp_path
     assert len(reports) == 20
     by_org = {r["org"]: r for r in reports}
     assert set(by_org) == set(tokens)
-    items = httpx.get(f"{live_hub.url}/collections/{EVENT_ID}/items", params={"limit": 1000}, headers=h).json()
+    items = httpx.get(
+        f"{live_hub.url}/collections/{EVENT_ID}/items", params={"limit": 1000}, headers=h
+    ).json()
     assert items["numberMatched"] == sum(4 + i % 3 for i in range(20))
     for feat in items["features"]:  # nothing mixed: every feature sits in its own org's report
         p = feat["properties"]

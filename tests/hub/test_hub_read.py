@@ -7,7 +7,6 @@ import io
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from fixtures.hub import EVENT_ID, make_package
 
 from uavops.hub.client import Outbox
@@ -18,14 +17,28 @@ def loaded(hub, tmp_path):
     """Three reports: two from KG (Bishkek, different days), one from KZ (Almaty)."""
     ids = {}
     with hub.upload_client("kg") as c:
-        ids["kg1"] = c.upload(make_package(tmp_path / "kg1", tag="kg1", n_features=8,
-                                           acquired="2026-05-02T06:30:00Z"), Outbox(tmp_path / "o")).report_id
-        ids["kg2"] = c.upload(make_package(tmp_path / "kg2", tag="kg2", n_features=4, mosaic=False,
-                                           acquired="2026-05-05T06:30:00Z"), Outbox(tmp_path / "o")).report_id
+        ids["kg1"] = c.upload(
+            make_package(tmp_path / "kg1", tag="kg1", n_features=8, acquired="2026-05-02T06:30:00Z"),
+            Outbox(tmp_path / "o"),
+        ).report_id
+        ids["kg2"] = c.upload(
+            make_package(
+                tmp_path / "kg2", tag="kg2", n_features=4, mosaic=False, acquired="2026-05-05T06:30:00Z"
+            ),
+            Outbox(tmp_path / "o"),
+        ).report_id
     with hub.upload_client("kz") as c:
-        ids["kz"] = c.upload(make_package(tmp_path / "kz", tag="kz", producer="KZ-MChS", site="Almaty",
-                                          n_features=4, acquired="2026-05-03T09:00:00Z"),
-                             Outbox(tmp_path / "o")).report_id
+        ids["kz"] = c.upload(
+            make_package(
+                tmp_path / "kz",
+                tag="kz",
+                producer="KZ-MChS",
+                site="Almaty",
+                n_features=4,
+                acquired="2026-05-03T09:00:00Z",
+            ),
+            Outbox(tmp_path / "o"),
+        ).report_id
     return hub, ids
 
 
@@ -63,21 +76,36 @@ def test_items_paging_bbox_datetime(loaded):
             seen += [f["id"] for f in body["features"]]
         assert len(seen) == len(set(seen)) == 16
         almaty = http.get(f"/collections/{EVENT_ID}/items", params={"bbox": "76.5,43.0,77.2,43.5"}).json()
-        assert almaty["numberMatched"] == 4 and {f["properties"]["org"] for f in almaty["features"]} == {"KZ-MChS"}
-        day = http.get(f"/collections/{EVENT_ID}/items",
-                       params={"datetime": "2026-05-04T00:00:00Z/.."}).json()
+        assert almaty["numberMatched"] == 4 and {f["properties"]["org"] for f in almaty["features"]} == {
+            "KZ-MChS"
+        }
+        day = http.get(
+            f"/collections/{EVENT_ID}/items", params={"datetime": "2026-05-04T00:00:00Z/.."}
+        ).json()
         assert {f["properties"]["report_id"] for f in day["features"]} == {ids["kg2"]}
-        instant = http.get(f"/collections/{EVENT_ID}/items", params={"datetime": "2026-05-03T09:00:00Z"}).json()
+        instant = http.get(
+            f"/collections/{EVENT_ID}/items", params={"datetime": "2026-05-03T09:00:00Z"}
+        ).json()
         assert instant["numberMatched"] == 4
         kg = http.get(f"/collections/{EVENT_ID}/items", params={"country": "KG", "limit": 100}).json()
         assert kg["numberMatched"] == 12
         fid = seen[0]
         one = http.get(f"/collections/{EVENT_ID}/items/{fid}")
         assert one.status_code == 200 and one.json()["id"] == fid
-        assert one.json()["properties"]["damage_gra"] in ("No visible damage", "Possibly damaged", "Damaged",
-                                                         "Destroyed")
-        for bad in ({"bbox": "1,2,3"}, {"datetime": "yesterday"}, {"limit": 0}, {"limit": 10001}, {"foo": "1"},
-                    {"bbox": "0,95,1,96"}):
+        assert one.json()["properties"]["damage_gra"] in (
+            "No visible damage",
+            "Possibly damaged",
+            "Damaged",
+            "Destroyed",
+        )
+        for bad in (
+            {"bbox": "1,2,3"},
+            {"datetime": "yesterday"},
+            {"limit": 0},
+            {"limit": 10001},
+            {"foo": "1"},
+            {"bbox": "0,95,1,96"},
+        ):
             r = http.get(f"/collections/{EVENT_ID}/items", params=bad)
             assert r.status_code in (400, 422), (bad, r.text)
             assert r.json()["detail"]
@@ -113,6 +141,7 @@ def test_stac_item_and_collection(loaded):
         assert "data" in mosaic["roles"] and mosaic["file:checksum"].startswith("1220")
         blob = http.get(mosaic["href"])
         import hashlib
+
         assert "1220" + hashlib.sha256(blob.content).hexdigest() == mosaic["file:checksum"]
         no_mosaic = http.get(f"/stac/collections/{EVENT_ID}/items/{ids['kg2']}").json()
         assert "mosaic" not in no_mosaic["assets"] and "damage_raster" in no_mosaic["assets"]
@@ -129,18 +158,56 @@ def test_cap_alert(loaded):
     root = ET.fromstring(r.content)
     assert root.tag == "{urn:oasis:names:tc:emergency:cap:1.2}alert"
     # element order of the CAP 1.2 XML schema (xs:sequence), required ones first
-    alert_seq = ["identifier", "sender", "sent", "status", "msgType", "source", "scope", "restriction", "addresses",
-                 "code", "note", "references", "incidents", "info"]
-    info_seq = ["language", "category", "event", "responseType", "urgency", "severity", "certainty", "audience",
-                "eventCode", "effective", "onset", "expires", "senderName", "headline", "description",
-                "instruction", "web", "contact", "parameter", "resource", "area"]
+    alert_seq = [
+        "identifier",
+        "sender",
+        "sent",
+        "status",
+        "msgType",
+        "source",
+        "scope",
+        "restriction",
+        "addresses",
+        "code",
+        "note",
+        "references",
+        "incidents",
+        "info",
+    ]
+    info_seq = [
+        "language",
+        "category",
+        "event",
+        "responseType",
+        "urgency",
+        "severity",
+        "certainty",
+        "audience",
+        "eventCode",
+        "effective",
+        "onset",
+        "expires",
+        "senderName",
+        "headline",
+        "description",
+        "instruction",
+        "web",
+        "contact",
+        "parameter",
+        "resource",
+        "area",
+    ]
 
     def in_schema_order(el, seq):
         tags = [child.tag.split("}")[1] for child in el]
-        return all(t in seq for t in tags) and [seq.index(t) for t in tags] == sorted(seq.index(t) for t in tags)
+        return all(t in seq for t in tags) and [seq.index(t) for t in tags] == sorted(
+            seq.index(t) for t in tags
+        )
 
     assert in_schema_order(root, alert_seq)
-    assert {"identifier", "sender", "sent", "status", "msgType", "scope"} <= {c.tag.split("}")[1] for c in root}
+    assert {"identifier", "sender", "sent", "status", "msgType", "scope"} <= {
+        c.tag.split("}")[1] for c in root
+    }
     assert in_schema_order(root.find("cap:info", ns), info_seq)
     assert root.findtext("cap:scope", namespaces=ns) == "Restricted"
     assert root.findtext("cap:restriction", namespaces=ns)
@@ -153,7 +220,10 @@ def test_cap_alert(loaded):
     lat, lon = map(float, poly[0].split(","))
     assert 43.0 < lat < 43.5 and 76.5 < lon < 77.2  # CAP order is lat,lon
     import re
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", root.findtext("cap:sent", namespaces=ns))
+
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", root.findtext("cap:sent", namespaces=ns)
+    )
 
 
 def test_hxl_csv(loaded):
@@ -179,8 +249,15 @@ def test_read_side_needs_a_token_unless_public(hub, tmp_path):
     from uavops.hub.client import sync_transport
 
     with hub.http(None) as anon:
-        for path in ("/", "/collections", f"/collections/{EVENT_ID}/items", "/stac", "/events", "/reports",
-                     f"/events/{EVENT_ID}/summary.hxl.csv"):
+        for path in (
+            "/",
+            "/collections",
+            f"/collections/{EVENT_ID}/items",
+            "/stac",
+            "/events",
+            "/reports",
+            f"/events/{EVENT_ID}/summary.hxl.csv",
+        ):
             assert anon.get(path).status_code == 401, path
         for path in ("/conformance", "/api", "/map", "/static/leaflet/leaflet.js", "/healthz"):
             assert anon.get(path).status_code == 200, path

@@ -7,9 +7,8 @@ cases, each sent with an admin and an operator token, against a hub holding a re
 from __future__ import annotations
 
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-
 from fixtures.hub import make_package
+from hypothesis import HealthCheck, Phase, given, settings
 
 from uavops.hub.client import Outbox
 
@@ -27,9 +26,16 @@ def test_no_server_errors_for_any_generated_request(sqlite_hub, tmp_path):
     calls = 0
     for op in operations:
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+
             @given(case=op.as_strategy(generation_mode=mode))
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+            @settings(
+                max_examples=MAX_EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.explicit, Phase.generate],
+            )
             def run(case) -> None:  # type: ignore[no-untyped-def]
                 nonlocal calls
                 for who in ("admin", "kg"):
@@ -37,8 +43,10 @@ def test_no_server_errors_for_any_generated_request(sqlite_hub, tmp_path):
                     response = case.call(headers=headers)
                     calls += 1
                     if response.status_code >= 500:
-                        failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: "
-                                        f"{response.text[:200]}")
+                        failures.append(
+                            f"{case.method} {case.formatted_path} -> {response.status_code}: "
+                            f"{response.text[:200]}"
+                        )
                     elif response.status_code >= 400 and "json" in response.headers.get("content-type", ""):
                         assert "detail" in response.json()
 

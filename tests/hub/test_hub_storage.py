@@ -6,7 +6,6 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
 from fixtures.hub import EVENT_ID, SeededHub, make_package, seed_hub
 
 from uavops.hub.client import Outbox
@@ -29,16 +28,27 @@ def test_s3_blob_store_round_trip(tmp_path, s3_endpoint, hub_database_url):
     from uavops.hub.config import HubConfig
     from uavops.hub.service import HubService
 
-    config = HubConfig(data_dir=tmp_path / "hub", database_url=hub_database_url, blob_url="s3://uavops-hub/blobs",
-                       s3_endpoint_url=s3_endpoint, s3_access_key="test", s3_secret_key="test")
+    config = HubConfig(
+        data_dir=tmp_path / "hub",
+        database_url=hub_database_url,
+        blob_url="s3://uavops-hub/blobs",
+        s3_endpoint_url=s3_endpoint,
+        s3_access_key="test",
+        s3_secret_key="test",
+    )
     service = HubService(config)
     hub = SeededHub(config, service, seed_hub(service))
     pkg = make_package(tmp_path / "pkg", mosaic_px=96)
     with hub.upload_client() as client:
         report_id = client.upload(pkg, Outbox(tmp_path / "o")).report_id
     assert not (config.data_dir / "blobs").exists()
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                      region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="uavops-hub")["Contents"]]
     mosaic_sha = hashlib.sha256((pkg / "mosaic.tif").read_bytes()).hexdigest()
     assert f"blobs/sha256/{mosaic_sha[:2]}/{mosaic_sha}" in keys
@@ -81,9 +91,8 @@ def test_audit_log_is_append_only(hub, hub_package, tmp_path):
         n = conn.execute(sa.select(sa.func.count()).select_from(db.audit_log)).scalar_one()
     assert n >= 8  # orgs, event, tokens, upload, report
     for stmt in (db.audit_log.update().values(action="tampered"), db.audit_log.delete()):
-        with pytest.raises(DatabaseError, match="append-only"):
-            with hub.service.engine.begin() as conn:
-                conn.execute(stmt)
+        with pytest.raises(DatabaseError, match="append-only"), hub.service.engine.begin() as conn:
+            conn.execute(stmt)
     with hub.service.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(db.audit_log)).scalar_one() == n
 
@@ -96,8 +105,9 @@ def test_concurrent_finalise_gives_one_report(sqlite_hub, hub_package, tmp_path)
 
     entry = Outbox(tmp_path / "o").enqueue(hub_package)
     kg = sqlite_hub.service.authenticate(f"Bearer {sqlite_hub.tokens['kg']}")
-    state, _ = sqlite_hub.service.create_upload(kg, entry.size_bytes, entry.package_id, entry.sha256,
-                                                entry.package_sha256)
+    state, _ = sqlite_hub.service.create_upload(
+        kg, entry.size_bytes, entry.package_id, entry.sha256, entry.package_sha256
+    )
     sqlite_hub.service.append_chunk(kg, state.id, 0, entry.archive.read_bytes(), None)
     results: list[object] = []
 

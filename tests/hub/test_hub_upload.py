@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from fixtures.hub import EVENT_ID, make_package
 
 from uavops.errors import ConflictError
@@ -24,8 +23,12 @@ def test_upload_registers_one_report_with_all_files(hub, hub_package, tmp_path):
     assert report["org"] == "KG-MChS" and report["event_id"] == EVENT_ID
     roles = {f["role"] for f in report["files"]}
     assert {"damage_geojson", "damage_raster", "mosaic", "report", "summary", "package", "preview"} <= roles
-    assert report["summary"]["grades"] == {"No visible damage": 1, "Possibly damaged": 1, "Damaged": 1,
-                                           "Destroyed": 1}
+    assert report["summary"]["grades"] == {
+        "No visible damage": 1,
+        "Possibly damaged": 1,
+        "Damaged": 1,
+        "Destroyed": 1,
+    }
     with hub.http("coord") as http:
         r = http.get(f"/reports/{result.report_id}/files/mosaic")
         assert r.status_code == 200
@@ -87,16 +90,24 @@ def test_dropped_connections_resume_from_confirmed_byte(hub, hub_package, tmp_pa
     inner = sync_transport(httpx.ASGITransport(app=hub.app))
     flaky = FlakyTransport(inner, drop_before={2, 5}, drop_after={3, 7})
     sleeps: list[float] = []
-    client = UploadClient("http://hub.test", hub.tokens["kg"], transport=flaky, chunk_bytes=4_000, backoff_s=0.2,
-                          sleep=sleeps.append)
+    client = UploadClient(
+        "http://hub.test",
+        hub.tokens["kg"],
+        transport=flaky,
+        chunk_bytes=4_000,
+        backoff_s=0.2,
+        sleep=sleeps.append,
+    )
     result = client.upload(hub_package, Outbox(tmp_path / "ob"))
     assert result.status == "created"
     # patch 2 and its retry (3) fail back to back, so the delay doubles; it resets after a success
     assert sleeps == [0.2, 0.4, 0.2, 0.2]
     assert flaky.patches > 8
     report = hub.service.get_report(result.report_id)
-    assert next(f for f in report["files"] if f["role"] == "mosaic")["sha256"] == \
-        json.loads((hub_package / "package.json").read_text())["files"][2]["sha256"]
+    assert (
+        next(f for f in report["files"] if f["role"] == "mosaic")["sha256"]
+        == json.loads((hub_package / "package.json").read_text())["files"][2]["sha256"]
+    )
     assert len(hub.service.list_reports()) == 1
 
 
@@ -130,7 +141,9 @@ def test_lost_state_still_resumes_by_package_id(hub, hub_package, tmp_path):
     entry = outbox.enqueue(hub_package)
     with hub.upload_client(chunk_bytes=10_000) as client:
         with pytest.raises(RuntimeError):
-            client.send(entry, lambda done, total: (_ for _ in ()).throw(RuntimeError()) if done >= 20_000 else None)
+            client.send(
+                entry, lambda done, total: (_ for _ in ()).throw(RuntimeError()) if done >= 20_000 else None
+            )
     entry.state.clear()
     entry.save()
     with hub.upload_client(chunk_bytes=10_000) as client:
@@ -154,14 +167,19 @@ def test_outbox_queues_while_offline_and_flush_sends_later(hub, tmp_path, run_cl
     assert all(not isinstance(r, Exception) for _, r in results) and len(results) == 2
     assert outbox.entries() == []
     assert {r["package_id"] for r in hub.service.list_reports()} == {
-        json.loads((p / "package.json").read_text())["package_id"] for p in pkgs}
+        json.loads((p / "package.json").read_text())["package_id"] for p in pkgs
+    }
 
 
 def test_other_org_cannot_reuse_a_package_id(hub, hub_package, tmp_path):
     with hub.upload_client("kg") as client:
         client.upload(hub_package, Outbox(tmp_path / "a"))
-    other = make_package(tmp_path / "kz", producer="KZ-MChS", site="Almaty",
-                         package_id=json.loads((hub_package / "package.json").read_text())["package_id"])
+    other = make_package(
+        tmp_path / "kz",
+        producer="KZ-MChS",
+        site="Almaty",
+        package_id=json.loads((hub_package / "package.json").read_text())["package_id"],
+    )
     with hub.upload_client("kz") as client, pytest.raises(ConflictError, match="KG-MChS"):
         client.upload(other, Outbox(tmp_path / "b"))
 

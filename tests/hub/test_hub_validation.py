@@ -11,7 +11,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from fixtures.hub import EVENT_ID, make_package, refresh_manifest
 
 
@@ -19,16 +18,25 @@ def tus_upload(http, data: bytes, package_id: str = "pkg-1", chunk: int = 1 << 2
     """Raw tus upload of ``data``; returns the finalize response (or the first failing response)."""
     meta = {"package_id": package_id, "sha256": hashlib.sha256(data).hexdigest(), "filename": "x.tar"}
     header = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())
-    r = http.post("/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
-                                       "Upload-Metadata": header})
+    r = http.post(
+        "/uploads",
+        headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)), "Upload-Metadata": header},
+    )
     if r.status_code >= 400:
         return r
     url = r.headers["Location"]
     for off in range(0, len(data), chunk):
-        piece = data[off:off + chunk]
-        r = http.patch(url, content=piece, headers={
-            "Tus-Resumable": "1.0.0", "Upload-Offset": str(off), "Content-Type": "application/offset+octet-stream",
-            "Upload-Checksum": "sha256 " + base64.b64encode(hashlib.sha256(piece).digest()).decode()})
+        piece = data[off : off + chunk]
+        r = http.patch(
+            url,
+            content=piece,
+            headers={
+                "Tus-Resumable": "1.0.0",
+                "Upload-Offset": str(off),
+                "Content-Type": "application/offset+octet-stream",
+                "Upload-Checksum": "sha256 " + base64.b64encode(hashlib.sha256(piece).digest()).decode(),
+            },
+        )
         if r.status_code >= 400:
             return r
     return http.post(f"{url}/finalize")
@@ -64,32 +72,81 @@ def test_valid_raw_upload_is_accepted(sqlite_hub, hub_package):
     assert r.json()["status"] == "created"
 
 
-@pytest.mark.parametrize("case, status, words", [
-    ("not_json", 422, ["not valid JSON"]),
-    ("not_fc", 422, ["FeatureCollection"]),
-    ("self_intersection", 422, ["invalid geometry", "Self-intersection"]),
-    ("out_of_range", 422, ["outside WGS84"]),
-    ("unclosed", 422, ["not closed"]),
-    ("bad_grade", 422, ["damage_gra", "Destroyed"]),
-    ("line", 422, ["LineString"]),
-    ("projected_crs", 422, ["WGS84"]),
-    ("too_many", 413, ["features, more than"]),
-])
+@pytest.mark.parametrize(
+    "case, status, words",
+    [
+        ("not_json", 422, ["not valid JSON"]),
+        ("not_fc", 422, ["FeatureCollection"]),
+        ("self_intersection", 422, ["invalid geometry", "Self-intersection"]),
+        ("out_of_range", 422, ["outside WGS84"]),
+        ("unclosed", 422, ["not closed"]),
+        ("bad_grade", 422, ["damage_gra", "Destroyed"]),
+        ("line", 422, ["LineString"]),
+        ("projected_crs", 422, ["WGS84"]),
+        ("too_many", 413, ["features, more than"]),
+    ],
+)
 def test_bad_geojson(sqlite_hub, tmp_path, case, status, words):
     ring = [[74.57, 42.87], [74.571, 42.87], [74.571, 42.871], [74.57, 42.871], [74.57, 42.87]]
-    feat = lambda geom, grade="Damaged": {"type": "Feature", "geometry": geom, "properties": {"damage_gra": grade}}  # noqa: E731
+    feat = lambda geom, grade="Damaged": {
+        "type": "Feature",
+        "geometry": geom,
+        "properties": {"damage_gra": grade},
+    }
     poly = {"type": "Polygon", "coordinates": [ring]}
     docs = {
         "not_fc": {"type": "Feature", "geometry": poly, "properties": {}},
-        "self_intersection": {"type": "FeatureCollection", "features": [feat({"type": "Polygon", "coordinates": [[
-            [74.57, 42.87], [74.571, 42.871], [74.571, 42.87], [74.57, 42.871], [74.57, 42.87]]]})]},
-        "out_of_range": {"type": "FeatureCollection", "features": [feat({"type": "Polygon", "coordinates": [[
-            [500000.0, 4700000.0], [500010.0, 4700000.0], [500010.0, 4700010.0], [500000.0, 4700000.0]]]})]},
-        "unclosed": {"type": "FeatureCollection", "features": [feat({"type": "Polygon", "coordinates": [ring[:-1]]})]},
+        "self_intersection": {
+            "type": "FeatureCollection",
+            "features": [
+                feat(
+                    {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [
+                                [74.57, 42.87],
+                                [74.571, 42.871],
+                                [74.571, 42.87],
+                                [74.57, 42.871],
+                                [74.57, 42.87],
+                            ]
+                        ],
+                    }
+                )
+            ],
+        },
+        "out_of_range": {
+            "type": "FeatureCollection",
+            "features": [
+                feat(
+                    {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [
+                                [500000.0, 4700000.0],
+                                [500010.0, 4700000.0],
+                                [500010.0, 4700010.0],
+                                [500000.0, 4700000.0],
+                            ]
+                        ],
+                    }
+                )
+            ],
+        },
+        "unclosed": {
+            "type": "FeatureCollection",
+            "features": [feat({"type": "Polygon", "coordinates": [ring[:-1]]})],
+        },
         "bad_grade": {"type": "FeatureCollection", "features": [feat(poly, "Flattened")]},
-        "line": {"type": "FeatureCollection", "features": [feat({"type": "LineString", "coordinates": ring})]},
-        "projected_crs": {"type": "FeatureCollection", "crs": {"type": "name", "properties": {
-            "name": "urn:ogc:def:crs:EPSG::32643"}}, "features": [feat(poly)]},
+        "line": {
+            "type": "FeatureCollection",
+            "features": [feat({"type": "LineString", "coordinates": ring})],
+        },
+        "projected_crs": {
+            "type": "FeatureCollection",
+            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32643"}},
+            "features": [feat(poly)],
+        },
         "too_many": {"type": "FeatureCollection", "features": [feat(poly)] * 30},
     }
     pkg = make_package(tmp_path / "p")
@@ -107,18 +164,23 @@ def test_bad_geojson(sqlite_hub, tmp_path, case, status, words):
 
 
 def _vrt(path: Path) -> None:
-    path.write_text('<VRTDataset rasterXSize="1" rasterYSize="1"><VRTRasterBand dataType="Byte" band="1">'
-                    '<SimpleSource><SourceFilename>/etc/passwd</SourceFilename></SimpleSource>'
-                    '</VRTRasterBand></VRTDataset>')
+    path.write_text(
+        '<VRTDataset rasterXSize="1" rasterYSize="1"><VRTRasterBand dataType="Byte" band="1">'
+        "<SimpleSource><SourceFilename>/etc/passwd</SourceFilename></SimpleSource>"
+        "</VRTRasterBand></VRTDataset>"
+    )
 
 
-@pytest.mark.parametrize("case, words", [
-    ("vrt", ["wrong file signature"]),
-    ("png", ["wrong file signature"]),
-    ("truncated", ["cannot be read"]),
-    ("no_crs", ["no coordinate system"]),
-    ("big_untiled", ["not cloud-optimised"]),
-])
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("vrt", ["wrong file signature"]),
+        ("png", ["wrong file signature"]),
+        ("truncated", ["cannot be read"]),
+        ("no_crs", ["no coordinate system"]),
+        ("big_untiled", ["not cloud-optimised"]),
+    ],
+)
 def test_bad_geotiff(sqlite_hub, tmp_path, case, words):
     import numpy as np
     import rasterio
@@ -129,6 +191,7 @@ def test_bad_geotiff(sqlite_hub, tmp_path, case, words):
         _vrt(target)
     elif case == "png":
         from PIL import Image
+
         Image.new("RGB", (8, 8)).save(target, format="PNG")
     elif case == "truncated":
         target.write_bytes(target.read_bytes()[: int(target.stat().st_size * 0.6)])
@@ -137,8 +200,18 @@ def test_bad_geotiff(sqlite_hub, tmp_path, case, words):
             ds.write(np.zeros((1, 8, 8), dtype=np.uint8))
     elif case == "big_untiled":
         from rasterio.transform import from_origin
-        with rasterio.open(target, "w", driver="GTiff", width=1024, height=600, count=1, dtype="uint8",
-                           crs="EPSG:32643", transform=from_origin(500000, 4700000, 0.1, 0.1)) as ds:
+
+        with rasterio.open(
+            target,
+            "w",
+            driver="GTiff",
+            width=1024,
+            height=600,
+            count=1,
+            dtype="uint8",
+            crs="EPSG:32643",
+            transform=from_origin(500000, 4700000, 0.1, 0.1),
+        ) as ds:
             ds.write(np.zeros((1, 600, 1024), dtype=np.uint8))
     refresh_manifest(pkg)
     with sqlite_hub.http("kg") as http:
@@ -165,16 +238,22 @@ def test_archive_path_traversal_symlink_and_hardlink(sqlite_hub, hub_package):
     hard = tarfile.TarInfo("hard.tif")
     hard.type, hard.linkname = tarfile.LNKTYPE, "damage.tif"
     with sqlite_hub.http("kg") as http:
-        assert_error(tus_upload(http, tar_bytes(hub_package, [evil]), pid(hub_package)), 422, "outside the package")
-        assert_error(tus_upload(http, tar_bytes(hub_package, [link]), pid(hub_package) + "b"), 422, "link or special")
-        assert_error(tus_upload(http, tar_bytes(hub_package, [hard]), pid(hub_package) + "c"), 422, "link or special")
+        assert_error(
+            tus_upload(http, tar_bytes(hub_package, [evil]), pid(hub_package)), 422, "outside the package"
+        )
+        assert_error(
+            tus_upload(http, tar_bytes(hub_package, [link]), pid(hub_package) + "b"), 422, "link or special"
+        )
+        assert_error(
+            tus_upload(http, tar_bytes(hub_package, [hard]), pid(hub_package) + "c"), 422, "link or special"
+        )
         # zip members with a symlink mode bit are refused too
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:
             for p in sorted(hub_package.iterdir()):
                 zf.write(p, p.name)
             info = zipfile.ZipInfo("sneaky")
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             zf.writestr(info, "/etc/passwd")
         assert_error(tus_upload(http, buf.getvalue(), pid(hub_package) + "d"), 422, "link or special")
     assert not (sqlite_hub.config.data_dir.parent / "etc").exists()
@@ -196,7 +275,9 @@ def test_not_an_archive_and_missing_or_unlisted_files(sqlite_hub, hub_package):
     with sqlite_hub.http("kg") as http:
         assert_error(tus_upload(http, b"hello world" * 100, "junk"), 422, "not a .tar")
         (hub_package / "stray.txt").write_text("x")
-        assert_error(tus_upload(http, tar_bytes(hub_package), pid(hub_package)), 422, "not listed", "stray.txt")
+        assert_error(
+            tus_upload(http, tar_bytes(hub_package), pid(hub_package)), 422, "not listed", "stray.txt"
+        )
         (hub_package / "stray.txt").unlink()
         (hub_package / "report.html").write_text("edited after packaging")
         assert_error(tus_upload(http, tar_bytes(hub_package), pid(hub_package) + "x"), 422, "does not match")
@@ -230,31 +311,64 @@ def test_chunk_checksum_and_whole_file_hash(sqlite_hub, hub_package):
     meta = {"package_id": pid(hub_package), "sha256": hashlib.sha256(data).hexdigest()}
     header = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())
     with sqlite_hub.http("kg") as http:
-        r = http.post("/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
-                                           "Upload-Metadata": header})
+        r = http.post(
+            "/uploads",
+            headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)), "Upload-Metadata": header},
+        )
         url = r.headers["Location"]
         bad = "sha256 " + base64.b64encode(hashlib.sha256(b"other").digest()).decode()
-        r = http.patch(url, content=data, headers={"Tus-Resumable": "1.0.0", "Upload-Offset": "0",
-                                                   "Content-Type": "application/offset+octet-stream",
-                                                   "Upload-Checksum": bad})
+        r = http.patch(
+            url,
+            content=data,
+            headers={
+                "Tus-Resumable": "1.0.0",
+                "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream",
+                "Upload-Checksum": bad,
+            },
+        )
         assert_error(r, 460, "damaged")
         assert http.head(url, headers={"Tus-Resumable": "1.0.0"}).headers["Upload-Offset"] == "0"
         # wrong offset, wrong content type, wrong tus version
-        r = http.patch(url, content=data[:10], headers={"Tus-Resumable": "1.0.0", "Upload-Offset": "5",
-                                                        "Content-Type": "application/offset+octet-stream"})
+        r = http.patch(
+            url,
+            content=data[:10],
+            headers={
+                "Tus-Resumable": "1.0.0",
+                "Upload-Offset": "5",
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
         assert_error(r, 409, "Upload-Offset 5")
-        r = http.patch(url, content=data[:10], headers={"Tus-Resumable": "1.0.0", "Upload-Offset": "0",
-                                                        "Content-Type": "text/plain"})
+        r = http.patch(
+            url,
+            content=data[:10],
+            headers={"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "text/plain"},
+        )
         assert_error(r, 415, "offset+octet-stream")
-        r = http.patch(url, content=data[:10], headers={"Tus-Resumable": "0.2.2", "Upload-Offset": "0",
-                                                        "Content-Type": "application/offset+octet-stream"})
+        r = http.patch(
+            url,
+            content=data[:10],
+            headers={
+                "Tus-Resumable": "0.2.2",
+                "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
         assert_error(r, 412, "Tus-Resumable")
         assert_error(http.post(f"{url}/finalize"), 409, "incomplete")
         # bytes that do not match the announced whole-file SHA-256
         corrupt = bytearray(data)
         corrupt[1000] ^= 0xFF
-        r = http.patch(url, content=bytes(corrupt), headers={"Tus-Resumable": "1.0.0", "Upload-Offset": "0",
-                                                             "Content-Type": "application/offset+octet-stream"})
+        r = http.patch(
+            url,
+            content=bytes(corrupt),
+            headers={
+                "Tus-Resumable": "1.0.0",
+                "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
         assert r.status_code == 204
         assert_error(http.post(f"{url}/finalize"), 422, "SHA-256")
         assert http.head(url, headers={"Tus-Resumable": "1.0.0"}).headers["Upload-Offset"] == "0"
@@ -274,12 +388,17 @@ def test_bad_tokens_are_401(sqlite_hub, hub_package):
     with httpx.Client(transport=transport, base_url="http://hub.test") as http:
         assert_error(http.get("/collections"), 401, "needs an API token")
         assert_error(http.get("/collections", headers={"Authorization": "Basic abc"}), 401)
-        assert_error(http.get("/collections", headers={"Authorization": "Bearer uvh_wrong"}), 401, "not valid")
+        assert_error(
+            http.get("/collections", headers={"Authorization": "Bearer uvh_wrong"}), 401, "not valid"
+        )
         assert_error(http.get("/collections", headers={"Authorization": f"Bearer {expired}"}), 401, "expired")
-        assert_error(http.get("/collections", headers={"Authorization": f"Bearer {revoked['token']}"}), 401,
-                     "revoked")
-        r = http.post("/uploads", headers={"Authorization": f"Bearer {expired}", "Tus-Resumable": "1.0.0",
-                                           "Upload-Length": "10"})
+        assert_error(
+            http.get("/collections", headers={"Authorization": f"Bearer {revoked['token']}"}), 401, "revoked"
+        )
+        r = http.post(
+            "/uploads",
+            headers={"Authorization": f"Bearer {expired}", "Tus-Resumable": "1.0.0", "Upload-Length": "10"},
+        )
         assert_error(r, 401)
         # public endpoints
         assert http.get("/conformance").status_code == 200
@@ -303,8 +422,10 @@ def test_operator_of_one_country_cannot_change_another_countrys_report(hub, hub_
         assert kg.patch(f"/reports/{report_id}", json={"event_id": "2026-KG-FL-002"}).status_code == 200
         assert kg.delete(f"/reports/{report_id}").status_code == 204
         assert_error(kg.get(f"/reports/{report_id}"), 404)
-    actions = [(e["action"], e["org_code"]) for e in
-               hub.service.audit_entries(hub.service.authenticate(f"Bearer {hub.tokens['admin']}"))]
+    actions = [
+        (e["action"], e["org_code"])
+        for e in hub.service.audit_entries(hub.service.authenticate(f"Bearer {hub.tokens['admin']}"))
+    ]
     assert ("report.update", "KG-MChS") in actions and ("report.delete", "KG-MChS") in actions
 
 
@@ -312,14 +433,25 @@ def test_coordinator_cannot_upload_and_operator_cannot_add_events(sqlite_hub, hu
     with sqlite_hub.http("coord") as http:
         assert_error(tus_upload(http, tar_bytes(hub_package), pid(hub_package)), 403, "operator")
     with sqlite_hub.http("kg") as http:
-        r = http.post("/events", json={"id": "X-1", "type": "flood", "countries": ["KG"], "start_date": "2026-01-01"})
+        r = http.post(
+            "/events", json={"id": "X-1", "type": "flood", "countries": ["KG"], "start_date": "2026-01-01"}
+        )
         assert_error(r, 403, "coordinator")
         assert_error(http.get("/audit"), 403)
     with sqlite_hub.http("coord") as http:
-        r = http.post("/events", json={"id": "X-1", "type": "volcano", "countries": ["KG"],
-                                       "start_date": "2026-01-01"})
+        r = http.post(
+            "/events", json={"id": "X-1", "type": "volcano", "countries": ["KG"], "start_date": "2026-01-01"}
+        )
         assert_error(r, 422, "volcano")
-        r = http.post("/events", json={"id": "X-1", "type": "flood", "countries": ["KG"], "start_date": "2026-01-01"})
+        r = http.post(
+            "/events", json={"id": "X-1", "type": "flood", "countries": ["KG"], "start_date": "2026-01-01"}
+        )
         assert r.status_code == 201
-        assert_error(http.post("/events", json={"id": "X-1", "type": "flood", "countries": ["KG"],
-                                               "start_date": "2026-01-01"}), 409, "already exists")
+        assert_error(
+            http.post(
+                "/events",
+                json={"id": "X-1", "type": "flood", "countries": ["KG"], "start_date": "2026-01-01"},
+            ),
+            409,
+            "already exists",
+        )

@@ -11,7 +11,6 @@ Access policy (documented in the hub README section of ``uavops hub serve --help
   admins do everything.
 """
 
-
 import base64
 import binascii
 from pathlib import Path
@@ -19,8 +18,8 @@ from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-
-from fastapi import Depends, FastAPI, Header, Path as PathParam, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -81,7 +80,9 @@ def _parse_metadata(header: str | None) -> dict[str, str]:
         try:
             out[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8") if value.strip() else ""
         except (binascii.Error, UnicodeDecodeError):
-            raise BadRequestError(f"Upload-Metadata value for '{key}' is not base64; encode each value.") from None
+            raise BadRequestError(
+                f"Upload-Metadata value for '{key}' is not base64; encode each value."
+            ) from None
     return out
 
 
@@ -90,9 +91,15 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
     config = settings if isinstance(settings, HubConfig) else HubConfig.from_settings(settings)
     svc = service or HubService(config)
     _warm_up()
-    app = FastAPI(title="uavops regional coordination hub", version="1.0",
-                  description=__doc__, redirect_slashes=False, docs_url="/docs", redoc_url=None,
-                  openapi_url="/openapi.json")
+    app = FastAPI(
+        title="uavops regional coordination hub",
+        version="1.0",
+        description=__doc__,
+        redirect_slashes=False,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     app.state.service = svc
     # Upload work runs in its own small thread pools, so catalogue reads (default pool) stay responsive
     # while many packages arrive at once.
@@ -116,9 +123,10 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
         detail = f"{loc or 'request'}: {err.get('msg', 'invalid value')}; fix that value and send again."
         return JSONResponse({"error": "validation_failed", "detail": detail, "status": 422}, status_code=422)
 
-    def principal_opt(cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-                      authorization: Annotated[str | None, Header(include_in_schema=False)] = None
-                      ) -> Principal | None:
+    def principal_opt(
+        cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    ) -> Principal | None:
         if cred is None and authorization is None:
             return None
         return svc.authenticate(authorization if cred is None else f"Bearer {cred.credentials}")
@@ -175,32 +183,58 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
         return _collection_doc(_base(request), svc.get_event(event_id))
 
     @app.get("/collections/{event_id}/items", tags=["ogc"], response_class=GeoJSONResponse)
-    def items(request: Request, event_id: EventId, _: Reader,
-              bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
-              datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval")] = None,
-              limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-              offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-              f: Annotated[str | None, Query(pattern="^(json|geojson)$")] = None,
-              country: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$")] = None,
-              damage_gra: Annotated[str | None, Query(max_length=32)] = None) -> Response:
+    def items(
+        request: Request,
+        event_id: EventId,
+        _: Reader,
+        bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
+        datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval")] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        f: Annotated[str | None, Query(pattern="^(json|geojson)$")] = None,
+        country: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$")] = None,
+        damage_gra: Annotated[str | None, Query(max_length=32)] = None,
+    ) -> Response:
         unknown = set(request.query_params) - ITEMS_PARAMS
         if unknown:
-            raise BadRequestError(f"Unknown query parameter(s) {', '.join(sorted(unknown))}; allowed are "
-                                  f"{', '.join(sorted(ITEMS_PARAMS))}.")
+            raise BadRequestError(
+                f"Unknown query parameter(s) {', '.join(sorted(unknown))}; allowed are "
+                f"{', '.join(sorted(ITEMS_PARAMS))}."
+            )
         limit = min(limit, config.page_limit_max)
-        feats, total = svc.query_features(event_id, bbox=parse_bbox(bbox), dt=parse_datetime_filter(datetime),
-                                          limit=limit, offset=offset, country=country, grade=damage_gra)
+        feats, total = svc.query_features(
+            event_id,
+            bbox=parse_bbox(bbox),
+            dt=parse_datetime_filter(datetime),
+            limit=limit,
+            offset=offset,
+            country=country,
+            grade=damage_gra,
+        )
         params = {k: v for k, v in request.query_params.items() if k not in ("limit", "offset")}
-        return GeoJSONResponse(ogc.items_page(_base(request), event_id, feats, total, limit=limit, offset=offset,
-                                              params=params, timestamp=iso()))
+        return GeoJSONResponse(
+            ogc.items_page(
+                _base(request),
+                event_id,
+                feats,
+                total,
+                limit=limit,
+                offset=offset,
+                params=params,
+                timestamp=iso(),
+            )
+        )
 
     @app.get("/collections/{event_id}/items/{fid}", tags=["ogc"], response_class=GeoJSONResponse)
-    def item(request: Request, event_id: EventId, fid: Annotated[int, PathParam(ge=0, le=2**62)],
-             _: Reader) -> Response:
+    def item(
+        request: Request, event_id: EventId, fid: Annotated[int, PathParam(ge=0, le=2**62)], _: Reader
+    ) -> Response:
         feat = svc.get_feature(event_id, fid)
         base = _base(request)
-        feat["links"] = [{"href": f"{base}/collections/{event_id}/items/{fid}", "rel": "self", "type": GEOJSON},
-                         {"href": f"{base}/collections/{event_id}", "rel": "collection", "type": "application/json"}]
+        feat["links"] = [
+            {"href": f"{base}/collections/{event_id}/items/{fid}", "rel": "self", "type": GEOJSON},
+            {"href": f"{base}/collections/{event_id}", "rel": "collection", "type": "application/json"},
+        ]
         return GeoJSONResponse(feat)
 
     # ------------------------------------------------------------------ STAC
@@ -211,16 +245,21 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
     @app.get("/stac/collections/{event_id}", tags=["stac"])
     def stac_coll(request: Request, event_id: EventId, _: Reader) -> dict[str, Any]:
         event = svc.get_event(event_id)
-        return stac.stac_collection(_base(request), event, svc.event_extent(event_id),
-                                    svc.list_reports(event_id=event_id))
+        return stac.stac_collection(
+            _base(request), event, svc.event_extent(event_id), svc.list_reports(event_id=event_id)
+        )
 
     @app.get("/stac/collections/{event_id}/items", tags=["stac"], response_class=GeoJSONResponse)
     def stac_items(request: Request, event_id: EventId, _: Reader) -> Response:
         svc.get_event(event_id)
         base = _base(request)
-        return GeoJSONResponse({"type": "FeatureCollection",
-                                "features": [stac.stac_item(base, r) for r in svc.list_reports(event_id=event_id)],
-                                "links": [{"rel": "self", "href": f"{base}/stac/collections/{event_id}/items"}]})
+        return GeoJSONResponse(
+            {
+                "type": "FeatureCollection",
+                "features": [stac.stac_item(base, r) for r in svc.list_reports(event_id=event_id)],
+                "links": [{"rel": "self", "href": f"{base}/stac/collections/{event_id}/items"}],
+            }
+        )
 
     @app.get("/stac/collections/{event_id}/items/{report_id}", tags=["stac"], response_class=GeoJSONResponse)
     def stac_item(request: Request, event_id: EventId, report_id: ReportId, _: Reader) -> Response:
@@ -236,8 +275,17 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
 
     @app.post("/events", tags=["events"], status_code=201)
     def add_event(event: EventIn, p: Writer) -> dict[str, Any]:
-        return svc.add_event(event.id, event.type, event.name, event.countries, event.start_date, event.end_date,
-                             event.glide, event.gdacs_id, principal=p)
+        return svc.add_event(
+            event.id,
+            event.type,
+            event.name,
+            event.countries,
+            event.start_date,
+            event.end_date,
+            event.glide,
+            event.gdacs_id,
+            principal=p,
+        )
 
     @app.get("/events/{event_id}", tags=["events"])
     def get_event(event_id: EventId, _: Reader) -> dict[str, Any]:
@@ -246,18 +294,25 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
     @app.get("/events/{event_id}/summary.hxl.csv", tags=["events"], response_class=PlainTextResponse)
     def hxl_summary(event_id: EventId, _: Reader) -> Response:
         event = svc.get_event(event_id)
-        return Response(hxl.hxl_csv(event, svc.list_reports(event_id=event_id)), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{event_id}.hxl.csv"'})
+        return Response(
+            hxl.hxl_csv(event, svc.list_reports(event_id=event_id)),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{event_id}.hxl.csv"'},
+        )
 
     @app.get("/reports", tags=["reports"])
-    def list_reports(_: Reader, event_id: Annotated[str | None, Query(max_length=64)] = None,
-                     org: Annotated[str | None, Query(max_length=64)] = None,
-                     country: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$")] = None) -> list[dict[str, Any]]:
+    def list_reports(
+        _: Reader,
+        event_id: Annotated[str | None, Query(max_length=64)] = None,
+        org: Annotated[str | None, Query(max_length=64)] = None,
+        country: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$")] = None,
+    ) -> list[dict[str, Any]]:
         return svc.list_reports(event_id=event_id, org_code=org, country=country)
 
     @app.get("/reports/{report_id}", tags=["reports"])
-    def get_report(report_id: ReportId, _: Reader,
-                   version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None) -> dict[str, Any]:
+    def get_report(
+        report_id: ReportId, _: Reader, version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None
+    ) -> dict[str, Any]:
         return svc.get_report(report_id, version)
 
     @app.patch("/reports/{report_id}", tags=["reports"])
@@ -274,19 +329,23 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
         report = svc.get_report(report_id)
         event = svc.get_event(report["event_id"])
         sender = f"uavops-hub@{request.url.hostname or 'localhost'}"
-        return Response(cap.cap_alert(report, event, sender, _base(request)), media_type="application/cap+xml")
+        return Response(
+            cap.cap_alert(report, event, sender, _base(request)), media_type="application/cap+xml"
+        )
 
     @app.get("/reports/{report_id}/files/{role}", tags=["reports"])
-    def report_file(report_id: ReportId, role: Annotated[str, PathParam(pattern="^[a-z_]{1,32}$")],
-                    _: Reader) -> Response:
+    def report_file(
+        report_id: ReportId, role: Annotated[str, PathParam(pattern="^[a-z_]{1,32}$")], _: Reader
+    ) -> Response:
         entry = svc.report_file(report_id, role)
         local = svc.blobs.local_path(entry["blob_key"])
         headers = {"ETag": f'"{entry["sha256"]}"', "Cache-Control": "private, max-age=86400"}
         if local is not None:
             return FileResponse(local, media_type=entry["media_type"], headers=headers)
         headers["Content-Length"] = str(entry["size_bytes"])
-        return StreamingResponse(svc.blobs.iter_bytes(entry["blob_key"]), media_type=entry["media_type"],
-                                 headers=headers)
+        return StreamingResponse(
+            svc.blobs.iter_bytes(entry["blob_key"]), media_type=entry["media_type"], headers=headers
+        )
 
     @app.get("/audit", tags=["admin"])
     def audit(p: Writer, limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list[dict[str, Any]]:
@@ -295,52 +354,91 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
     # ------------------------------------------------------------------ uploads (tus 1.0)
     @app.options("/uploads", tags=["uploads"], status_code=204)
     def tus_options() -> Response:
-        return Response(status_code=204, headers={**TUS_HEADERS, "Tus-Version": TUS_VERSION,
-                                                  "Tus-Extension": "creation,checksum",
-                                                  "Tus-Checksum-Algorithm": "sha256",
-                                                  "Tus-Max-Size": str(config.max_upload_bytes)})
+        return Response(
+            status_code=204,
+            headers={
+                **TUS_HEADERS,
+                "Tus-Version": TUS_VERSION,
+                "Tus-Extension": "creation,checksum",
+                "Tus-Checksum-Algorithm": "sha256",
+                "Tus-Max-Size": str(config.max_upload_bytes),
+            },
+        )
 
     def _check_tus(version: str | None) -> None:
         if version != TUS_VERSION:
             raise _TusVersionError("Send the header 'Tus-Resumable: 1.0.0'; use uavops upload.")
 
     @app.post("/uploads", tags=["uploads"], status_code=201)
-    def create_upload(request: Request, p: Writer,
-                      upload_length: Annotated[int, Header(ge=0, le=2**53)],
-                      upload_metadata: Annotated[str | None, Header(max_length=4096)] = None,
-                      tus_resumable: Annotated[str | None, Header()] = None) -> Response:
+    def create_upload(
+        request: Request,
+        p: Writer,
+        upload_length: Annotated[int, Header(ge=0, le=2**53)],
+        upload_metadata: Annotated[str | None, Header(max_length=4096)] = None,
+        tus_resumable: Annotated[str | None, Header()] = None,
+    ) -> Response:
         _check_tus(tus_resumable)
         meta = _parse_metadata(upload_metadata)
         for key in ("package_id", "sha256"):
             if not meta.get(key):
                 raise HubValidationError(f"Upload-Metadata needs '{key}'; use uavops upload.")
-        state, how = svc.create_upload(p, upload_length, meta["package_id"], meta["sha256"],
-                                       meta.get("package_sha256") or None, meta.get("filename") or "package.tar",
-                                       meta.get("event_id") or None)
+        state, how = svc.create_upload(
+            p,
+            upload_length,
+            meta["package_id"],
+            meta["sha256"],
+            meta.get("package_sha256") or None,
+            meta.get("filename") or "package.tar",
+            meta.get("event_id") or None,
+        )
         location = f"{_base(request)}/uploads/{state.id}"
-        headers = {**TUS_HEADERS, "Location": location, "Upload-Offset": str(state.offset),
-                   "Uavops-Upload-Status": how}
-        body: dict[str, Any] = {"upload_id": state.id, "offset": state.offset, "length": state.length,
-                                "status": how, "location": location, "expires_at": state.expires_at}
+        headers = {
+            **TUS_HEADERS,
+            "Location": location,
+            "Upload-Offset": str(state.offset),
+            "Uavops-Upload-Status": how,
+        }
+        body: dict[str, Any] = {
+            "upload_id": state.id,
+            "offset": state.offset,
+            "length": state.length,
+            "status": how,
+            "location": location,
+            "expires_at": state.expires_at,
+        }
         if state.report_id:
             headers["Uavops-Report-Id"] = state.report_id
             body.update(report_id=state.report_id, version=state.version)
         return JSONResponse(body, status_code=201 if how == "created" else 200, headers=headers)
 
     @app.head("/uploads/{upload_id}", tags=["uploads"])
-    def upload_head(upload_id: Annotated[str, PathParam(max_length=32)], p: Writer,
-                    tus_resumable: Annotated[str | None, Header()] = None) -> Response:
+    def upload_head(
+        upload_id: Annotated[str, PathParam(max_length=32)],
+        p: Writer,
+        tus_resumable: Annotated[str | None, Header()] = None,
+    ) -> Response:
         state = svc.upload_state(p, upload_id)
-        return Response(status_code=200, headers={**TUS_HEADERS, "Upload-Offset": str(state.offset),
-                                                  "Upload-Length": str(state.length), "Cache-Control": "no-store",
-                                                  "Uavops-Upload-Status": state.status})
+        return Response(
+            status_code=200,
+            headers={
+                **TUS_HEADERS,
+                "Upload-Offset": str(state.offset),
+                "Upload-Length": str(state.length),
+                "Cache-Control": "no-store",
+                "Uavops-Upload-Status": state.status,
+            },
+        )
 
     @app.patch("/uploads/{upload_id}", tags=["uploads"], status_code=204)
-    async def upload_patch(request: Request, upload_id: Annotated[str, PathParam(max_length=32)], p: Writer,
-                           upload_offset: Annotated[int, Header(ge=0, le=2**53)],
-                           content_type: Annotated[str | None, Header()] = None,
-                           upload_checksum: Annotated[str | None, Header(max_length=200)] = None,
-                           tus_resumable: Annotated[str | None, Header()] = None) -> Response:
+    async def upload_patch(
+        request: Request,
+        upload_id: Annotated[str, PathParam(max_length=32)],
+        p: Writer,
+        upload_offset: Annotated[int, Header(ge=0, le=2**53)],
+        content_type: Annotated[str | None, Header()] = None,
+        upload_checksum: Annotated[str | None, Header(max_length=200)] = None,
+        tus_resumable: Annotated[str | None, Header()] = None,
+    ) -> Response:
         _check_tus(tus_resumable)
         if (content_type or "").split(";")[0].strip() != "application/offset+octet-stream":
             raise _UnsupportedMedia("PATCH bodies must be Content-Type: application/offset+octet-stream.")
@@ -353,24 +451,31 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
                 raise BadRequestError("Upload-Checksum must be 'sha256 <base64 digest>'.") from None
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > config.max_chunk_bytes:
-            raise PayloadTooLargeError(f"A chunk may be at most {config.max_chunk_bytes} bytes; send smaller chunks.")
+            raise PayloadTooLargeError(
+                f"A chunk may be at most {config.max_chunk_bytes} bytes; send smaller chunks."
+            )
         parts: list[bytes] = []
         size = 0
         async for block in request.stream():
             size += len(block)
             if size > config.max_chunk_bytes:
-                raise PayloadTooLargeError(f"A chunk may be at most {config.max_chunk_bytes} bytes; send smaller "
-                                           "chunks.")
+                raise PayloadTooLargeError(
+                    f"A chunk may be at most {config.max_chunk_bytes} bytes; send smaller chunks."
+                )
             parts.append(block)
-        state = await anyio.to_thread.run_sync(svc.append_chunk, p, upload_id, upload_offset, b"".join(parts),
-                                               checksum, limiter=chunk_limiter)
+        state = await anyio.to_thread.run_sync(
+            svc.append_chunk, p, upload_id, upload_offset, b"".join(parts), checksum, limiter=chunk_limiter
+        )
         return Response(status_code=204, headers={**TUS_HEADERS, "Upload-Offset": str(state.offset)})
 
     @app.post("/uploads/{upload_id}/finalize", tags=["uploads"])
     async def upload_finalize(upload_id: Annotated[str, PathParam(max_length=32)], p: Writer) -> Response:
         result = await anyio.to_thread.run_sync(svc.finalize_upload, p, upload_id, limiter=finalize_limiter)
-        return JSONResponse(result, status_code=201 if result["status"] in ("created", "new_version") else 200,
-                            headers={"Uavops-Report-Id": result["report_id"]})
+        return JSONResponse(
+            result,
+            status_code=201 if result["status"] in ("created", "new_version") else 200,
+            headers={"Uavops-Report-Id": result["report_id"]},
+        )
 
     return app
 
@@ -378,7 +483,7 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
 def _warm_up() -> None:
     """Import the heavy validation libraries now, not inside the first upload's finalisation."""
     import PIL.Image  # noqa: F401
-    import rasterio  # noqa: F401
+    import rasterio
     import rasterio.warp  # noqa: F401
     import shapely.geometry  # noqa: F401
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..errors import AuthenticationError, PermissionDeniedError
 
-__all__ = ["ROLES", "Principal", "new_token", "hash_token", "require_role", "ensure_can_modify"]
+__all__ = ["ROLES", "Principal", "ensure_can_modify", "hash_token", "new_token", "require_role"]
 
 ROLES: tuple[str, ...] = ("operator", "coordinator", "admin")
 TOKEN_PREFIX = "uvh_"
@@ -49,14 +49,17 @@ def parse_authorization(header: str | None) -> str:
         raise AuthenticationError("This request needs an API token; send 'Authorization: Bearer <token>'.")
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise AuthenticationError("The Authorization header must be 'Bearer <token>'; check how the token is sent.")
+        raise AuthenticationError(
+            "The Authorization header must be 'Bearer <token>'; check how the token is sent."
+        )
     return value.strip()
 
 
 def require_role(principal: Principal, *roles: str) -> None:
     if principal.role not in roles:
-        raise PermissionDeniedError(f"A {principal.role} token cannot do this; it needs a "
-                                    f"{' or '.join(roles)} token.")
+        raise PermissionDeniedError(
+            f"A {principal.role} token cannot do this; it needs a {' or '.join(roles)} token."
+        )
 
 
 def ensure_can_modify(principal: Principal, report_org: str) -> None:
@@ -65,5 +68,7 @@ def ensure_can_modify(principal: Principal, report_org: str) -> None:
         return
     if principal.role == "operator" and principal.org_code == report_org:
         return
-    raise PermissionDeniedError(f"This report belongs to {report_org}; a token of "
-                                f"{principal.org_code or 'no organisation'} ({principal.role}) cannot change it.")
+    raise PermissionDeniedError(
+        f"This report belongs to {report_org}; a token of "
+        f"{principal.org_code or 'no organisation'} ({principal.role}) cannot change it."
+    )

@@ -17,7 +17,7 @@ from typing import Protocol
 from ..errors import ConfigError, NotFoundError
 from .config import HubConfig
 
-__all__ = ["BlobStore", "LocalBlobStore", "S3BlobStore", "open_blob_store", "blob_key"]
+__all__ = ["BlobStore", "LocalBlobStore", "S3BlobStore", "blob_key", "open_blob_store"]
 
 
 def blob_key(sha256: str) -> str:
@@ -28,8 +28,9 @@ class BlobStore(Protocol):
     def put_file(self, src: Path, key: str, media_type: str) -> None: ...
     def exists(self, key: str) -> bool: ...
     def size(self, key: str) -> int: ...
-    def iter_bytes(self, key: str, start: int = 0, end: int | None = None,
-                   chunk_bytes: int = 1 << 20) -> Iterator[bytes]: ...
+    def iter_bytes(
+        self, key: str, start: int = 0, end: int | None = None, chunk_bytes: int = 1 << 20
+    ) -> Iterator[bytes]: ...
     def local_path(self, key: str) -> Path | None: ...
 
 
@@ -65,10 +66,13 @@ class LocalBlobStore:
         try:
             return self._path(key).stat().st_size
         except FileNotFoundError:
-            raise NotFoundError("That stored file is missing on the hub; ask the hub administrator.") from None
+            raise NotFoundError(
+                "That stored file is missing on the hub; ask the hub administrator."
+            ) from None
 
-    def iter_bytes(self, key: str, start: int = 0, end: int | None = None,
-                   chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+    def iter_bytes(
+        self, key: str, start: int = 0, end: int | None = None, chunk_bytes: int = 1 << 20
+    ) -> Iterator[bytes]:
         with open(self._path(key), "rb") as fh:
             fh.seek(start)
             remaining = None if end is None else end - start + 1
@@ -87,16 +91,29 @@ class LocalBlobStore:
 class S3BlobStore:
     """Any S3-compatible object store through boto3 (AWS, MinIO, Ceph RGW, moto in tests)."""
 
-    def __init__(self, bucket: str, prefix: str, *, endpoint_url: str | None, access_key: str | None,
-                 secret_key: str | None, region: str) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        *,
+        endpoint_url: str | None,
+        access_key: str | None,
+        secret_key: str | None,
+        region: str,
+    ) -> None:
         import boto3
         from botocore.config import Config
 
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.client = boto3.client("s3", endpoint_url=endpoint_url, aws_access_key_id=access_key,
-                                   aws_secret_access_key=secret_key, region_name=region,
-                                   config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name=region,
+            config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+        )
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -129,10 +146,13 @@ class S3BlobStore:
         try:
             return int(self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"])
         except ClientError:
-            raise NotFoundError("That stored file is missing on the hub; ask the hub administrator.") from None
+            raise NotFoundError(
+                "That stored file is missing on the hub; ask the hub administrator."
+            ) from None
 
-    def iter_bytes(self, key: str, start: int = 0, end: int | None = None,
-                   chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+    def iter_bytes(
+        self, key: str, start: int = 0, end: int | None = None, chunk_bytes: int = 1 << 20
+    ) -> Iterator[bytes]:
         rng = f"bytes={start}-{'' if end is None else end}"
         body = self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=rng)["Body"]
         try:
@@ -149,10 +169,18 @@ def open_blob_store(config: HubConfig) -> BlobStore:
     if not config.blob_url:
         return LocalBlobStore(config.data_dir / "blobs")
     if not config.blob_url.startswith("s3://"):
-        raise ConfigError(f"The blob store '{config.blob_url}' is not supported; use s3://bucket/prefix "
-                          "or leave it empty for files in the data folder.")
+        raise ConfigError(
+            f"The blob store '{config.blob_url}' is not supported; use s3://bucket/prefix "
+            "or leave it empty for files in the data folder."
+        )
     bucket, _, prefix = config.blob_url[5:].partition("/")
-    store = S3BlobStore(bucket, prefix, endpoint_url=config.s3_endpoint_url, access_key=config.s3_access_key,
-                        secret_key=config.s3_secret_key, region=config.s3_region)
+    store = S3BlobStore(
+        bucket,
+        prefix,
+        endpoint_url=config.s3_endpoint_url,
+        access_key=config.s3_access_key,
+        secret_key=config.s3_secret_key,
+        region=config.s3_region,
+    )
     store.ensure_bucket()
     return store

@@ -12,8 +12,12 @@ from typing import Any
 __all__ = ["CAP_NS", "cap_alert"]
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
-SEVERITY_BY_WORST = {"Destroyed": "Extreme", "Damaged": "Severe", "Possibly damaged": "Moderate",
-                     "No visible damage": "Minor"}
+SEVERITY_BY_WORST = {
+    "Destroyed": "Extreme",
+    "Damaged": "Severe",
+    "Possibly damaged": "Moderate",
+    "No visible damage": "Minor",
+}
 
 
 def _cap_time(iso: str) -> str:
@@ -44,11 +48,20 @@ def cap_alert(report: dict[str, Any], event: dict[str, Any], sender: str, base: 
         sub(alert, "references", f"{sender},uavops-{report['id']}-v1,{_cap_time(report['created'])}")
     sub(alert, "incidents", event["id"])
     grades = report["summary"]["grades"]
-    worst = next((g for g in ("Destroyed", "Damaged", "Possibly damaged") if grades.get(g)), "No visible damage")
+    worst = next(
+        (g for g in ("Destroyed", "Damaged", "Possibly damaged") if grades.get(g)), "No visible damage"
+    )
     info = sub(alert, "info")
     sub(info, "language", "en")
-    sub(info, "category", "Geo" if event["type"] in ("earthquake", "landslide", "mudflow") else "Met"
-        if event["type"] == "flood" else "Infra")
+    sub(
+        info,
+        "category",
+        "Geo"
+        if event["type"] in ("earthquake", "landslide", "mudflow")
+        else "Met"
+        if event["type"] == "flood"
+        else "Infra",
+    )
     sub(info, "event", f"{event['type'].replace('_', ' ')} damage assessment")
     sub(info, "responseType", "Assess")
     sub(info, "urgency", "Immediate")
@@ -59,7 +72,11 @@ def cap_alert(report: dict[str, Any], event: dict[str, Any], sender: str, base: 
     sub(info, "headline", f"Drone damage map for {event['name']} from {report['org']}")
     sub(info, "description", f"Damage features by grade (Copernicus EMS): {counts}.")
     sub(info, "web", f"{base}/stac/collections/{event['id']}/items/{report['id']}")
-    for name, value in (("event_id", event["id"]), ("glide", event.get("glide")), ("gdacs_id", event.get("gdacs_id"))):
+    for name, value in (
+        ("event_id", event["id"]),
+        ("glide", event.get("glide")),
+        ("gdacs_id", event.get("gdacs_id")),
+    ):
         if value:
             p = sub(info, "parameter")
             sub(p, "valueName", name)

@@ -29,22 +29,43 @@ from typing import Any
 
 import httpx
 
-from ..errors import (AuthenticationError, ConflictError, HubError, HubValidationError, InputError, NotFoundError,
-                      PayloadTooLargeError, PermissionDeniedError, UploadError)
+from ..errors import (
+    AuthenticationError,
+    ConflictError,
+    HubError,
+    HubValidationError,
+    InputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    UploadError,
+)
 from ..files import atomic_path, ensure_out_dir, read_json, write_json
 from ..package import DamagePackageMeta, PackageFile
 
-__all__ = ["UploadClient", "UploadResult", "Outbox", "OutboxEntry", "HubUnreachableError", "build_archive",
-           "sync_transport"]
+__all__ = [
+    "HubUnreachableError",
+    "Outbox",
+    "OutboxEntry",
+    "UploadClient",
+    "UploadResult",
+    "build_archive",
+    "sync_transport",
+]
 
 log = logging.getLogger(__name__)
 
 TUS_VERSION = "1.0.0"
 DEFAULT_CHUNK_BYTES = 8 << 20
 RETRY_STATUSES = {408, 423, 425, 429, 500, 502, 503, 504}
-ERROR_BY_STATUS: dict[int, type[HubError]] = {401: AuthenticationError, 403: PermissionDeniedError,
-                                              404: NotFoundError, 409: ConflictError, 413: PayloadTooLargeError,
-                                              422: HubValidationError}
+ERROR_BY_STATUS: dict[int, type[HubError]] = {
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    422: HubValidationError,
+}
 
 ProgressFn = Callable[[int, int], None]
 
@@ -68,6 +89,7 @@ class UploadResult:
 
 # --------------------------------------------------------------------------- transports
 
+
 class _SyncOverAsync(httpx.BaseTransport):
     """Drive an async transport (e.g. ``httpx.ASGITransport``) from the synchronous client.
 
@@ -88,8 +110,9 @@ class _SyncOverAsync(httpx.BaseTransport):
         import asyncio
 
         body = request.read()
-        req = httpx.Request(request.method, request.url, headers=request.headers, content=body,
-                            extensions=request.extensions)
+        req = httpx.Request(
+            request.method, request.url, headers=request.headers, content=body, extensions=request.extensions
+        )
 
         async def run() -> tuple[int, httpx.Headers, bytes]:
             resp = await self._inner.handle_async_request(req)
@@ -105,7 +128,9 @@ class _SyncOverAsync(httpx.BaseTransport):
         self._thread.join(timeout=5)
 
 
-def sync_transport(transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> httpx.BaseTransport | None:
+def sync_transport(
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+) -> httpx.BaseTransport | None:
     """Accept either kind of httpx transport; async ones (ASGITransport) are wrapped."""
     if transport is None or isinstance(transport, httpx.BaseTransport):
         return transport
@@ -113,6 +138,7 @@ def sync_transport(transport: httpx.BaseTransport | httpx.AsyncBaseTransport | N
 
 
 # --------------------------------------------------------------------------- packing
+
 
 def _read_meta_from(package: Path) -> tuple[DamagePackageMeta, bytes]:
     """package.json of a folder, .tar(.gz) or .zip package."""
@@ -129,18 +155,23 @@ def _read_meta_from(package: Path) -> tuple[DamagePackageMeta, bytes]:
     else:
         try:
             with tarfile.open(package, "r:*") as tf:
-                member = next((m for m in tf if m.isreg() and m.name.rsplit("/", 1)[-1] == "package.json"), None)
+                member = next(
+                    (m for m in tf if m.isreg() and m.name.rsplit("/", 1)[-1] == "package.json"), None
+                )
                 raw = tf.extractfile(member).read() if member else None  # type: ignore[union-attr]
         except (tarfile.TarError, OSError):
-            raise InputError(f"{package} is not a package folder, .tar or .zip; give the folder uavops damage "
-                             "wrote.") from None
+            raise InputError(
+                f"{package} is not a package folder, .tar or .zip; give the folder uavops damage wrote."
+            ) from None
     if raw is None:
         raise InputError(f"{package} holds no package.json; give the folder uavops damage wrote.")
     try:
         return DamagePackageMeta.model_validate_json(raw), raw
     except ValueError as exc:
-        raise InputError(f"package.json in {package} is invalid ({str(exc).splitlines()[0]}); make the package "
-                         "again with uavops damage.") from None
+        raise InputError(
+            f"package.json in {package} is invalid ({str(exc).splitlines()[0]}); make the package "
+            "again with uavops damage."
+        ) from None
 
 
 MOSAIC_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -152,15 +183,26 @@ def with_mosaic(meta: DamagePackageMeta, mosaic: Path) -> tuple[DamagePackageMet
         raise InputError("The package already contains a mosaic; leave out --mosaic.")
     if any(f.path == "mosaic.tif" for f in meta.files):
         raise InputError("The package already has a file named mosaic.tif; rename it or leave out --mosaic.")
-    entry = PackageFile(path="mosaic.tif", role="mosaic", media_type=MOSAIC_MEDIA_TYPE,
-                        size_bytes=mosaic.stat().st_size, sha256=_sha256(mosaic))
+    entry = PackageFile(
+        path="mosaic.tif",
+        role="mosaic",
+        media_type=MOSAIC_MEDIA_TYPE,
+        size_bytes=mosaic.stat().st_size,
+        sha256=_sha256(mosaic),
+    )
     extended = meta.model_copy(update={"files": [*meta.files, entry]})
     raw = (json.dumps(extended.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     return extended, raw
 
 
-def build_archive(package_dir: Path, meta: DamagePackageMeta, out: Path, *, meta_bytes: bytes | None = None,
-                  extra: dict[str, Path] | None = None) -> None:
+def build_archive(
+    package_dir: Path,
+    meta: DamagePackageMeta,
+    out: Path,
+    *,
+    meta_bytes: bytes | None = None,
+    extra: dict[str, Path] | None = None,
+) -> None:
     """Pack package.json and the files it lists into a tar with fixed metadata.
 
     The same package always gives the same bytes, so an interrupted upload can resume even if
@@ -186,8 +228,10 @@ def build_archive(package_dir: Path, meta: DamagePackageMeta, out: Path, *, meta
         for name in names:
             src = extra.get(name) or package_dir / name
             if not src.is_file():
-                raise InputError(f"package.json lists {name} but {package_dir} does not contain it; make the "
-                                 "package again with uavops damage.")
+                raise InputError(
+                    f"package.json lists {name} but {package_dir} does not contain it; make the "
+                    "package again with uavops damage."
+                )
             with open(src, "rb") as fh:
                 tf.addfile(info_for(name, src.stat().st_size), fh)
 
@@ -201,6 +245,7 @@ def _sha256(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------- outbox
+
 
 @dataclass
 class OutboxEntry:
@@ -228,7 +273,9 @@ class Outbox:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
-    def enqueue(self, package: Path, *, mosaic: Path | None = None, event_id: str | None = None) -> OutboxEntry:
+    def enqueue(
+        self, package: Path, *, mosaic: Path | None = None, event_id: str | None = None
+    ) -> OutboxEntry:
         """Pack ``package`` (folder, .tar or .zip) into the outbox; reuse the existing entry if unchanged.
 
         ``mosaic`` attaches the orthomosaic (COG) the damage map was made from; ``event_id`` names
@@ -258,14 +305,27 @@ class Outbox:
         ensure_out_dir(folder)
         if package.is_dir():
             archive = folder / "package.tar"
-            build_archive(package, meta, archive, meta_bytes=raw,
-                          extra={"mosaic.tif": Path(mosaic)} if mosaic is not None else None)
+            build_archive(
+                package,
+                meta,
+                archive,
+                meta_bytes=raw,
+                extra={"mosaic.tif": Path(mosaic)} if mosaic is not None else None,
+            )
         else:
             archive = folder / ("package.zip" if zipfile.is_zipfile(package) else "package.tar")
             with atomic_path(archive) as tmp:
                 shutil.copyfile(package, tmp)
-        entry = OutboxEntry(folder, meta.package_id, package_sha, archive, _sha256(archive), archive.stat().st_size,
-                            str(package.resolve()), event_id)
+        entry = OutboxEntry(
+            folder,
+            meta.package_id,
+            package_sha,
+            archive,
+            _sha256(archive),
+            archive.stat().st_size,
+            str(package.resolve()),
+            event_id,
+        )
         entry.save()
         return entry
 
@@ -275,9 +335,17 @@ class Outbox:
             return None
         try:
             data = read_json(state_path, "outbox state file")
-            return OutboxEntry(folder, data["package_id"], data["package_sha256"], folder / data["archive"],
-                               data["sha256"], int(data["size_bytes"]), data.get("source", ""),
-                               data.get("event_id"), data.get("state") or {})
+            return OutboxEntry(
+                folder,
+                data["package_id"],
+                data["package_sha256"],
+                folder / data["archive"],
+                data["sha256"],
+                int(data["size_bytes"]),
+                data.get("source", ""),
+                data.get("event_id"),
+                data.get("state") or {},
+            )
         except (InputError, KeyError, TypeError, ValueError):
             log.warning("ignoring damaged outbox entry %s", folder)
             return None
@@ -293,6 +361,7 @@ class Outbox:
 
 
 # --------------------------------------------------------------------------- client
+
 
 class _Retryable(Exception):
     """A failure worth retrying (network, 5xx, a busy upload)."""
@@ -319,11 +388,20 @@ class UploadClient:
         Optional bandwidth cap in bytes per second, to leave room on a shared satellite link.
     """
 
-    def __init__(self, hub_url: str, token: str, *,
-                 transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
-                 chunk_bytes: int = DEFAULT_CHUNK_BYTES, max_retries: int = 8, backoff_s: float = 0.5,
-                 max_backoff_s: float = 30.0, timeout_s: float = 120.0, max_rate_bps: float | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        hub_url: str,
+        token: str,
+        *,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_retries: int = 8,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        timeout_s: float = 120.0,
+        max_rate_bps: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if not hub_url or not hub_url.startswith(("http://", "https://")):
             raise InputError(f"The hub URL '{hub_url}' must start with http:// or https://; pass --hub URL.")
         if not token:
@@ -335,14 +413,21 @@ class UploadClient:
         self.max_backoff_s = max_backoff_s
         self.max_rate_bps = max_rate_bps
         self._sleep = sleep
-        self._http = httpx.Client(base_url=self.hub_url, transport=sync_transport(transport), timeout=timeout_s,
-                                  headers={"Authorization": f"Bearer {token}", "Tus-Resumable": TUS_VERSION,
-                                           "User-Agent": "uavops-upload/1.0"})
+        self._http = httpx.Client(
+            base_url=self.hub_url,
+            transport=sync_transport(transport),
+            timeout=timeout_s,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Tus-Resumable": TUS_VERSION,
+                "User-Agent": "uavops-upload/1.0",
+            },
+        )
 
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "UploadClient":
+    def __enter__(self) -> UploadClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -372,8 +457,10 @@ class UploadClient:
             except (httpx.TransportError, _Retryable) as exc:
                 failures += 1
                 if failures > self.max_retries:
-                    raise HubUnreachableError(f"The hub at {self.hub_url} could not be reached or kept failing "
-                                              f"({exc}) after {self.max_retries} retries") from None
+                    raise HubUnreachableError(
+                        f"The hub at {self.hub_url} could not be reached or kept failing "
+                        f"({exc}) after {self.max_retries} retries"
+                    ) from None
                 delay = min(self.max_backoff_s, self.backoff_s * 2 ** (failures - 1))
                 log.info("%s %s failed (%s); retrying in %.1f s", method, url, exc, delay)
                 self._sleep(delay)
@@ -386,20 +473,25 @@ class UploadClient:
         piece = max(1024, int(self.max_rate_bps / 10))
         start = time.monotonic()
         for i in range(0, len(data), piece):
-            yield data[i:i + piece]
+            yield data[i : i + piece]
             ahead = (i + piece) / self.max_rate_bps - (time.monotonic() - start)
             if ahead > 0:
                 time.sleep(ahead)
 
     # ------------------------------------------------------------------ protocol
     def _create(self, entry: OutboxEntry) -> httpx.Response:
-        meta = {"package_id": entry.package_id, "sha256": entry.sha256, "package_sha256": entry.package_sha256,
-                "filename": entry.archive.name}
+        meta = {
+            "package_id": entry.package_id,
+            "sha256": entry.sha256,
+            "package_sha256": entry.package_sha256,
+            "filename": entry.archive.name,
+        }
         if entry.event_id:
             meta["event_id"] = entry.event_id
         header = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())
-        return self._call("POST", "/uploads", headers={"Upload-Length": str(entry.size_bytes),
-                                                       "Upload-Metadata": header})
+        return self._call(
+            "POST", "/uploads", headers={"Upload-Length": str(entry.size_bytes), "Upload-Metadata": header}
+        )
 
     def _offset(self, url: str) -> int | None:
         """The hub's confirmed offset, or None when it no longer knows the upload."""
@@ -410,8 +502,10 @@ class UploadClient:
             except httpx.TransportError as exc:
                 failures += 1
                 if failures > self.max_retries:
-                    raise HubUnreachableError(f"The hub at {self.hub_url} could not be reached ({exc}) after "
-                                              f"{self.max_retries} retries") from None
+                    raise HubUnreachableError(
+                        f"The hub at {self.hub_url} could not be reached ({exc}) after "
+                        f"{self.max_retries} retries"
+                    ) from None
                 self._sleep(min(self.max_backoff_s, self.backoff_s * 2 ** (failures - 1)))
                 continue
             if resp.status_code in (404, 410):
@@ -419,7 +513,9 @@ class UploadClient:
             if resp.status_code in RETRY_STATUSES:
                 failures += 1
                 if failures > self.max_retries:
-                    raise HubUnreachableError(f"The hub at {self.hub_url} kept answering HTTP {resp.status_code}")
+                    raise HubUnreachableError(
+                        f"The hub at {self.hub_url} kept answering HTTP {resp.status_code}"
+                    )
                 self._sleep(min(self.max_backoff_s, self.backoff_s * 2 ** (failures - 1)))
                 continue
             self._raise_for(resp)
@@ -466,8 +562,12 @@ class UploadClient:
                 fh.seek(offset)
                 data = fh.read(min(self.chunk_bytes, entry.size_bytes - offset))
                 digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
-                headers = {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream",
-                           "Upload-Checksum": f"sha256 {digest}", "Content-Length": str(len(data))}
+                headers = {
+                    "Upload-Offset": str(offset),
+                    "Content-Type": "application/offset+octet-stream",
+                    "Upload-Checksum": f"sha256 {digest}",
+                    "Content-Length": str(len(data)),
+                }
                 try:
                     resp = self._http.patch(url, content=self._body(data), headers=headers)
                     if resp.status_code == 204:
@@ -478,8 +578,9 @@ class UploadClient:
                             progress(offset, entry.size_bytes)
                         continue
                     if resp.status_code in (404, 410):
-                        raise UploadError("The hub forgot this upload (it expired); run the upload again to "
-                                          "start over.")
+                        raise UploadError(
+                            "The hub forgot this upload (it expired); run the upload again to start over."
+                        )
                     # 409: offset mismatch or another writer; 460: damaged chunk. Both: re-sync and resend.
                     if resp.status_code not in RETRY_STATUSES and resp.status_code not in (409, 460):
                         self._raise_for(resp)
@@ -488,17 +589,22 @@ class UploadClient:
                     reason = str(exc) or type(exc).__name__
                 failures += 1
                 if failures > self.max_retries:
-                    raise HubUnreachableError(f"The hub at {self.hub_url} could not take the upload ({reason}) "
-                                              f"after {self.max_retries} retries")
+                    raise HubUnreachableError(
+                        f"The hub at {self.hub_url} could not take the upload ({reason}) "
+                        f"after {self.max_retries} retries"
+                    )
                 self._sleep(min(self.max_backoff_s, self.backoff_s * 2 ** (failures - 1)))
                 new_offset = self._offset(url)
                 if new_offset is None:
-                    raise UploadError("The hub forgot this upload (it expired); run the upload again to start over.")
+                    raise UploadError(
+                        "The hub forgot this upload (it expired); run the upload again to start over."
+                    )
                 offset = new_offset
         resp = self._call("POST", f"{url}/finalize")
         body = resp.json()
-        result = UploadResult(body["report_id"], int(body["version"]), body["status"], entry.package_id, sent,
-                              resumed_from, url)
+        result = UploadResult(
+            body["report_id"], int(body["version"]), body["status"], entry.package_id, sent, resumed_from, url
+        )
         self._remember(entry, {"report_id": result.report_id, "version": result.version})
         return result
 
@@ -507,16 +613,24 @@ class UploadClient:
         entry.state.update(values)
         entry.save()
 
-    def upload(self, package: Path, outbox: Outbox, progress: ProgressFn | None = None, *,
-               mosaic: Path | None = None, event_id: str | None = None) -> UploadResult:
+    def upload(
+        self,
+        package: Path,
+        outbox: Outbox,
+        progress: ProgressFn | None = None,
+        *,
+        mosaic: Path | None = None,
+        event_id: str | None = None,
+    ) -> UploadResult:
         """Queue ``package`` in the outbox, send it, and drop it from the outbox once the hub has it."""
         entry = outbox.enqueue(package, mosaic=mosaic, event_id=event_id)
         result = self.send(entry, progress)
         outbox.remove(entry)
         return result
 
-    def flush(self, outbox: Outbox, progress: Callable[[OutboxEntry], ProgressFn | None] | None = None
-              ) -> list[tuple[OutboxEntry, UploadResult | HubError]]:
+    def flush(
+        self, outbox: Outbox, progress: Callable[[OutboxEntry], ProgressFn | None] | None = None
+    ) -> list[tuple[OutboxEntry, UploadResult | HubError]]:
         """Send every queued package; stop early if the hub is unreachable (the rest stay queued)."""
         results: list[tuple[OutboxEntry, UploadResult | HubError]] = []
         for entry in outbox.entries():
@@ -531,4 +645,3 @@ class UploadClient:
             outbox.remove(entry)
             results.append((entry, result))
         return results
-

@@ -62,14 +62,16 @@ class HubConfig:
         url = self.database_url
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix):]
+                return "postgresql+psycopg://" + url[len(prefix) :]
         if url.startswith(("postgresql+psycopg://", "sqlite:///")):
             return url
-        raise ConfigError(f"The database URL '{url}' is not supported; use postgresql://user@host:port/db "
-                          "or leave it empty for the built-in SQLite database.")
+        raise ConfigError(
+            f"The database URL '{url}' is not supported; use postgresql://user@host:port/db "
+            "or leave it empty for the built-in SQLite database."
+        )
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> "HubConfig":
+    def from_settings(cls, settings: Settings, **overrides: Any) -> HubConfig:
         """Build from the shared :class:`Settings`, keyword arguments winning."""
         data_dir = overrides.pop("data_dir", None) or settings.hub_data_dir
         if data_dir is None:
@@ -86,7 +88,7 @@ class HubConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "HubConfig":
+    def from_dict(cls, data: dict[str, Any]) -> HubConfig:
         data = dict(data)
         data["data_dir"] = Path(data["data_dir"])
         return cls(**data)

@@ -15,13 +15,29 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["metadata", "orgs", "tokens", "events", "reports", "report_versions", "features", "uploads",
-           "audit_log", "make_engine", "migrate", "write_tx", "read_conn", "utc_now", "iso"]
+__all__ = [
+    "audit_log",
+    "events",
+    "features",
+    "iso",
+    "make_engine",
+    "metadata",
+    "migrate",
+    "orgs",
+    "read_conn",
+    "report_versions",
+    "reports",
+    "tokens",
+    "uploads",
+    "utc_now",
+    "write_tx",
+]
 
 metadata = sa.MetaData()
 
 orgs = sa.Table(
-    "orgs", metadata,
+    "orgs",
+    metadata,
     sa.Column("code", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(256), nullable=False),
     sa.Column("country", sa.String(2), nullable=False),
@@ -29,7 +45,8 @@ orgs = sa.Table(
 )
 
 tokens = sa.Table(
-    "tokens", metadata,
+    "tokens",
+    metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("org_code", sa.String(64), sa.ForeignKey("orgs.code"), nullable=True),
@@ -41,7 +58,8 @@ tokens = sa.Table(
 )
 
 events = sa.Table(
-    "events", metadata,
+    "events",
+    metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("name", sa.String(256), nullable=False),
@@ -54,7 +72,8 @@ events = sa.Table(
 )
 
 reports = sa.Table(
-    "reports", metadata,
+    "reports",
+    metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("package_id", sa.String(64), nullable=False, unique=True),
     sa.Column("org_code", sa.String(64), sa.ForeignKey("orgs.code"), nullable=False),
@@ -68,13 +87,16 @@ reports = sa.Table(
 )
 
 report_versions = sa.Table(
-    "report_versions", metadata,
+    "report_versions",
+    metadata,
     sa.Column("report_id", sa.String(32), sa.ForeignKey("reports.id"), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("content_sha256", sa.String(64), nullable=False),
-    sa.Column("meta", sa.Text, nullable=False),       # package.json as stored
-    sa.Column("files", sa.Text, nullable=False),      # JSON list: role, path, sha256, size_bytes, media_type, blob_key
-    sa.Column("summary", sa.Text, nullable=False),    # JSON: counts per grade, preview bounds
+    sa.Column("meta", sa.Text, nullable=False),  # package.json as stored
+    sa.Column(
+        "files", sa.Text, nullable=False
+    ),  # JSON list: role, path, sha256, size_bytes, media_type, blob_key
+    sa.Column("summary", sa.Text, nullable=False),  # JSON: counts per grade, preview bounds
     sa.Column("size_bytes", sa.BigInteger, nullable=False),
     sa.Column("minx", sa.Float, nullable=False),
     sa.Column("miny", sa.Float, nullable=False),
@@ -88,7 +110,8 @@ report_versions = sa.Table(
 )
 
 features = sa.Table(
-    "features", metadata,
+    "features",
+    metadata,
     sa.Column("fid", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("report_id", sa.String(32), sa.ForeignKey("reports.id"), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
@@ -102,14 +125,15 @@ features = sa.Table(
     sa.Column("maxy", sa.Float, nullable=False),
     sa.Column("dt_start", sa.String(32), nullable=False),
     sa.Column("dt_end", sa.String(32), nullable=False),
-    sa.Column("geometry", sa.Text, nullable=False),    # GeoJSON geometry
+    sa.Column("geometry", sa.Text, nullable=False),  # GeoJSON geometry
     sa.Column("properties", sa.Text, nullable=False),  # JSON object
     sa.Index("ix_features_event_fid", "event_id", "fid"),
     sa.Index("ix_features_report", "report_id"),
 )
 
 uploads = sa.Table(
-    "uploads", metadata,
+    "uploads",
+    metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("org_code", sa.String(64), nullable=False),
     sa.Column("token_id", sa.String(32), nullable=False),
@@ -129,7 +153,8 @@ uploads = sa.Table(
 )
 
 audit_log = sa.Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.String(32), nullable=False),
     sa.Column("token_id", sa.String(32), nullable=True),
@@ -171,8 +196,9 @@ def make_engine(url: str) -> Engine:
         @sa.event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
             # Writers take the lock up front so two transactions never deadlock upgrading it.
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("uavops_write")
-                                 else "BEGIN")
+            conn.exec_driver_sql(
+                "BEGIN IMMEDIATE" if conn.get_execution_options().get("uavops_write") else "BEGIN"
+            )
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -40,8 +40,23 @@ def hxl_csv(event: dict[str, Any], reports: list[dict[str, Any]]) -> str:
     w.writerow([t for _, t in HXL_COLUMNS])
     for r in reports:
         g = r["summary"]["grades"]
-        w.writerow([event["id"], event["type"], r["country"], r["org"], r["id"], r["version"],
-                    r["datetime"]["start"], r["datetime"]["end"], r["updated"], *[f"{v:.6f}" for v in r["bbox"]],
-                    g.get("No visible damage", 0), g.get("Possibly damaged", 0), g.get("Damaged", 0),
-                    g.get("Destroyed", 0), r["summary"]["features"]])
+        w.writerow(
+            [
+                event["id"],
+                event["type"],
+                r["country"],
+                r["org"],
+                r["id"],
+                r["version"],
+                r["datetime"]["start"],
+                r["datetime"]["end"],
+                r["updated"],
+                *[f"{v:.6f}" for v in r["bbox"]],
+                g.get("No visible damage", 0),
+                g.get("Possibly damaged", 0),
+                g.get("Damaged", 0),
+                g.get("Destroyed", 0),
+                r["summary"]["features"],
+            ]
+        )
     return buf.getvalue()

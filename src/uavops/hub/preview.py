@@ -32,28 +32,40 @@ def make_preview(src: Path, out: Path, max_px: int = MAX_PREVIEW_PX) -> Preview:
     """Reproject ``src`` to EPSG:4326 at most ``max_px`` on a side and write an RGBA PNG."""
     import rasterio
     from PIL import Image
-    from rasterio.warp import Resampling, calculate_default_transform, reproject
-
     from rasterio.transform import Affine
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
 
     with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), rasterio.open(src, driver="GTiff") as ds:
         # Read at preview resolution first (GDAL uses the COG's overviews), then reproject the small array.
         shrink = max(1.0, max(ds.width, ds.height) / max_px)
         src_w, src_h = max(1, round(ds.width / shrink)), max(1, round(ds.height / shrink))
         bands = min(ds.count, 3)
-        src_data = ds.read(list(range(1, bands + 1)), out_shape=(bands, src_h, src_w),
-                           resampling=Resampling.average)
+        src_data = ds.read(
+            list(range(1, bands + 1)), out_shape=(bands, src_h, src_w), resampling=Resampling.average
+        )
         src_data = _to_uint8(src_data, ds.nodata)
         src_transform = ds.transform * Affine.scale(ds.width / src_w, ds.height / src_h)
         transform, width, height = calculate_default_transform(ds.crs, "EPSG:4326", src_w, src_h, *ds.bounds)
         # one extra band of 255s marks where the source has data; it becomes the PNG's alpha
         src_rgba = np.concatenate([src_data, np.full((1, src_h, src_w), 255, np.uint8)])
         dst = np.zeros((bands + 1, height, width), dtype=np.uint8)
-        reproject(src_rgba, dst, src_transform=src_transform, src_crs=ds.crs, dst_transform=transform,
-                  dst_crs="EPSG:4326", resampling=Resampling.nearest)
-        rgb = np.repeat(dst[:1], 3, axis=0) if bands == 1 else (
-            np.concatenate([dst[:2], dst[1:2]], axis=0) if bands == 2 else dst[:3])
-        Image.fromarray(np.concatenate([rgb, dst[-1:]]).transpose(1, 2, 0), "RGBA").save(out, compress_level=1)
+        reproject(
+            src_rgba,
+            dst,
+            src_transform=src_transform,
+            src_crs=ds.crs,
+            dst_transform=transform,
+            dst_crs="EPSG:4326",
+            resampling=Resampling.nearest,
+        )
+        rgb = (
+            np.repeat(dst[:1], 3, axis=0)
+            if bands == 1
+            else (np.concatenate([dst[:2], dst[1:2]], axis=0) if bands == 2 else dst[:3])
+        )
+        Image.fromarray(np.concatenate([rgb, dst[-1:]]).transpose(1, 2, 0), "RGBA").save(
+            out, compress_level=1
+        )
         west, north = transform.c, transform.f
         east, south = west + transform.a * width, north + transform.e * height
     return Preview(out, (west, south, east, north))

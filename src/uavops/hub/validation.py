@@ -27,8 +27,15 @@ from ..errors import HubValidationError, PayloadTooLargeError
 from ..package import DAMAGE_GRADES, DamagePackageMeta, PackageFile, sha256_file
 from .config import HubConfig
 
-__all__ = ["ValidatedPackage", "ExtractedFiles", "extract_archive", "validate_package", "validate_geojson", "validate_geotiff",
-           "TIFF_MAGIC"]
+__all__ = [
+    "TIFF_MAGIC",
+    "ExtractedFiles",
+    "ValidatedPackage",
+    "extract_archive",
+    "validate_geojson",
+    "validate_geotiff",
+    "validate_package",
+]
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 GEOMETRY_TYPES = ("Polygon", "MultiPolygon", "Point", "MultiPoint")
@@ -69,11 +76,14 @@ class ValidatedPackage:
 
 # --------------------------------------------------------------------------- archives
 
+
 def _safe_member_name(name: str) -> PurePosixPath:
     posix = PurePosixPath(name.replace("\\", "/"))
     if posix.is_absolute() or ".." in posix.parts or (posix.parts and ":" in posix.parts[0]):
-        raise HubValidationError(f"The archive member '{name}' points outside the package (absolute path or "
-                                 "'..'); rebuild the package with uavops damage.")
+        raise HubValidationError(
+            f"The archive member '{name}' points outside the package (absolute path or "
+            "'..'); rebuild the package with uavops damage."
+        )
     return posix
 
 
@@ -90,8 +100,10 @@ def _copy_limited(src: io.BufferedIOBase | Any, dst: Path, limit_bytes: int, nam
         while block := src.read(1 << 20):
             written += len(block)
             if written > limit_bytes:
-                raise PayloadTooLargeError(f"The archive member '{name}' expands beyond its allowed size; "
-                                           "send the package without extra compression.")
+                raise PayloadTooLargeError(
+                    f"The archive member '{name}' expands beyond its allowed size; "
+                    "send the package without extra compression."
+                )
             digest.update(block)
             out.write(block)
         out.flush()
@@ -99,8 +111,9 @@ def _copy_limited(src: io.BufferedIOBase | Any, dst: Path, limit_bytes: int, nam
     return digest.hexdigest()
 
 
-def extract_archive(archive: Path, dest: Path, config: HubConfig,
-                    hashes: ExtractedFiles | None = None) -> Path:
+def extract_archive(
+    archive: Path, dest: Path, config: HubConfig, hashes: ExtractedFiles | None = None
+) -> Path:
     """Unpack a .tar, .tar.gz or .zip package into ``dest`` and return the package folder.
 
     Only regular files and folders are accepted: no links, devices, absolute paths or ``..``. The
@@ -123,30 +136,45 @@ def extract_archive(archive: Path, dest: Path, config: HubConfig,
         try:
             zf = zipfile.ZipFile(archive)
         except zipfile.BadZipFile:
-            raise HubValidationError("The upload is a damaged zip file; build the package again and resend it.") from None
+            raise HubValidationError(
+                "The upload is a damaged zip file; build the package again and resend it."
+            ) from None
         with zf:
             infos = zf.infolist()
             if len(infos) > config.max_archive_members:
-                raise HubValidationError(f"The archive has {len(infos)} members, more than the allowed "
-                                         f"{config.max_archive_members}; send only the package files.")
+                raise HubValidationError(
+                    f"The archive has {len(infos)} members, more than the allowed "
+                    f"{config.max_archive_members}; send only the package files."
+                )
             for info in infos:
                 name = _safe_member_name(info.filename)
                 mode = (info.external_attr >> 16) & 0o170000
                 if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                    raise HubValidationError(f"The archive member '{info.filename}' is a link or special file; "
-                                             "packages may hold only regular files.")
+                    raise HubValidationError(
+                        f"The archive member '{info.filename}' is a link or special file; "
+                        "packages may hold only regular files."
+                    )
                 if info.is_dir():
                     continue
                 if info.file_size > config.max_file_bytes:
-                    raise PayloadTooLargeError(f"'{info.filename}' is {info.file_size} bytes, more than the "
-                                               f"{config.max_file_bytes} allowed per file; split or downsample it.")
-                if info.compress_size and info.file_size / info.compress_size > config.max_decompression_ratio:
-                    raise PayloadTooLargeError(f"'{info.filename}' expands {info.file_size / info.compress_size:.0f}"
-                                               " times, which looks like a zip bomb; send the files uncompressed.")
+                    raise PayloadTooLargeError(
+                        f"'{info.filename}' is {info.file_size} bytes, more than the "
+                        f"{config.max_file_bytes} allowed per file; split or downsample it."
+                    )
+                if (
+                    info.compress_size
+                    and info.file_size / info.compress_size > config.max_decompression_ratio
+                ):
+                    raise PayloadTooLargeError(
+                        f"'{info.filename}' expands {info.file_size / info.compress_size:.0f}"
+                        " times, which looks like a zip bomb; send the files uncompressed."
+                    )
                 total += info.file_size
                 if total > budget:
-                    raise PayloadTooLargeError("The archive expands far beyond its own size (decompression-ratio "
-                                               "limit); send the package uncompressed.")
+                    raise PayloadTooLargeError(
+                        "The archive expands far beyond its own size (decompression-ratio "
+                        "limit); send the package uncompressed."
+                    )
                 with zf.open(info) as src:
                     digest = _copy_limited(src, dest / name, min(info.file_size, budget), info.filename)
                 if hashes is not None:
@@ -155,28 +183,38 @@ def extract_archive(archive: Path, dest: Path, config: HubConfig,
         try:
             tf = tarfile.open(archive, mode="r:*")
         except tarfile.TarError:
-            raise HubValidationError("The upload is not a .tar, .tar.gz or .zip package; send the package "
-                                     "folder with uavops upload.") from None
+            raise HubValidationError(
+                "The upload is not a .tar, .tar.gz or .zip package; send the package "
+                "folder with uavops upload."
+            ) from None
         with tf:
             count = 0
             for member in tf:
                 count += 1
                 if count > config.max_archive_members:
-                    raise HubValidationError(f"The archive has more than {config.max_archive_members} members; "
-                                             "send only the package files.")
+                    raise HubValidationError(
+                        f"The archive has more than {config.max_archive_members} members; "
+                        "send only the package files."
+                    )
                 name = _safe_member_name(member.name)
                 if member.isdir():
                     continue
                 if not member.isreg():
-                    raise HubValidationError(f"The archive member '{member.name}' is a link or special file; "
-                                             "packages may hold only regular files.")
+                    raise HubValidationError(
+                        f"The archive member '{member.name}' is a link or special file; "
+                        "packages may hold only regular files."
+                    )
                 if member.size > config.max_file_bytes:
-                    raise PayloadTooLargeError(f"'{member.name}' is {member.size} bytes, more than the "
-                                               f"{config.max_file_bytes} allowed per file; split or downsample it.")
+                    raise PayloadTooLargeError(
+                        f"'{member.name}' is {member.size} bytes, more than the "
+                        f"{config.max_file_bytes} allowed per file; split or downsample it."
+                    )
                 total += member.size
                 if total > budget:
-                    raise PayloadTooLargeError("The archive expands far beyond its own size (decompression-ratio "
-                                               "limit); send the package uncompressed.")
+                    raise PayloadTooLargeError(
+                        "The archive expands far beyond its own size (decompression-ratio "
+                        "limit); send the package uncompressed."
+                    )
                 src = tf.extractfile(member)
                 assert src is not None
                 digest = _copy_limited(src, dest / name, member.size, member.name)
@@ -184,23 +222,30 @@ def extract_archive(archive: Path, dest: Path, config: HubConfig,
                     hashes[str(dest / name)] = digest
     candidates = [p.parent for p in dest.rglob("package.json")]
     if len(candidates) != 1:
-        raise HubValidationError("The archive must hold exactly one package.json; send one damage package "
-                                 "per upload.")
+        raise HubValidationError(
+            "The archive must hold exactly one package.json; send one damage package per upload."
+        )
     return candidates[0]
 
 
 # --------------------------------------------------------------------------- GeoJSON
 
+
 def _check_position(pos: Any, where: str) -> None:
-    if not isinstance(pos, (list, tuple)) or len(pos) < 2 or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos):
+    if (
+        not isinstance(pos, (list, tuple))
+        or len(pos) < 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)
+    ):
         raise HubValidationError(f"{where} has a position that is not [lon, lat]; fix the geometry.")
     lon, lat = pos[0], pos[1]
     if not (math.isfinite(lon) and math.isfinite(lat)):
         raise HubValidationError(f"{where} has a non-finite coordinate; fix the geometry.")
     if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-        raise HubValidationError(f"{where} has coordinates ({lon}, {lat}) outside WGS84 longitude/latitude "
-                                 "ranges; GeoJSON must be in WGS84 (RFC 7946), reproject it.")
+        raise HubValidationError(
+            f"{where} has coordinates ({lon}, {lat}) outside WGS84 longitude/latitude "
+            "ranges; GeoJSON must be in WGS84 (RFC 7946), reproject it."
+        )
 
 
 def _check_ring(ring: Any, where: str) -> None:
@@ -209,8 +254,9 @@ def _check_ring(ring: Any, where: str) -> None:
     for pos in ring:
         _check_position(pos, where)
     if list(ring[0][:2]) != list(ring[-1][:2]):
-        raise HubValidationError(f"{where} has a ring that is not closed (first and last positions differ); "
-                                 "fix the polygon.")
+        raise HubValidationError(
+            f"{where} has a ring that is not closed (first and last positions differ); fix the polygon."
+        )
 
 
 def _check_geometry(geom: Any, where: str) -> None:
@@ -219,8 +265,9 @@ def _check_geometry(geom: Any, where: str) -> None:
 
     if not isinstance(geom, dict) or geom.get("type") not in GEOMETRY_TYPES:
         kind = geom.get("type") if isinstance(geom, dict) else type(geom).__name__
-        raise HubValidationError(f"{where} has geometry type {kind!r}; damage features must be "
-                                 f"{', '.join(GEOMETRY_TYPES)}.")
+        raise HubValidationError(
+            f"{where} has geometry type {kind!r}; damage features must be {', '.join(GEOMETRY_TYPES)}."
+        )
     coords = geom.get("coordinates")
     gtype = geom["type"]
     try:
@@ -248,10 +295,14 @@ def _check_geometry(geom: Any, where: str) -> None:
         try:
             shp = shape(geom)
         except Exception:  # shapely raises several types for nonsense input
-            raise HubValidationError(f"{where} has a geometry shapely cannot read; fix the geometry.") from None
+            raise HubValidationError(
+                f"{where} has a geometry shapely cannot read; fix the geometry."
+            ) from None
         if not shp.is_valid:
-            raise HubValidationError(f"{where} has an invalid geometry ({explain_validity(shp)}); repair it "
-                                     "(e.g. make_valid) and export again.")
+            raise HubValidationError(
+                f"{where} has an invalid geometry ({explain_validity(shp)}); repair it "
+                "(e.g. make_valid) and export again."
+            )
 
 
 def validate_geojson(path: Path, config: HubConfig) -> list[dict[str, Any]]:
@@ -271,14 +322,18 @@ def validate_geojson(path: Path, config: HubConfig) -> list[dict[str, Any]]:
         raise HubValidationError(f"{path.name} must be a GeoJSON FeatureCollection (RFC 7946).")
     crs = data.get("crs")
     if crs is not None and "CRS84" not in json.dumps(crs) and "4326" not in json.dumps(crs):
-        raise HubValidationError(f"{path.name} declares a CRS other than WGS84; GeoJSON must be in WGS84 "
-                                 "longitude/latitude (RFC 7946), reproject it.")
+        raise HubValidationError(
+            f"{path.name} declares a CRS other than WGS84; GeoJSON must be in WGS84 "
+            "longitude/latitude (RFC 7946), reproject it."
+        )
     feats = data.get("features")
     if not isinstance(feats, list):
         raise HubValidationError(f"{path.name} has no 'features' list; export the damage GeoJSON again.")
     if len(feats) > config.max_features:
-        raise PayloadTooLargeError(f"{path.name} has {len(feats)} features, more than the {config.max_features} "
-                                   "allowed; split the area into several packages.")
+        raise PayloadTooLargeError(
+            f"{path.name} has {len(feats)} features, more than the {config.max_features} "
+            "allowed; split the area into several packages."
+        )
     out: list[dict[str, Any]] = []
     for i, feat in enumerate(feats):
         where = f"Feature {i} of {path.name}"
@@ -290,12 +345,15 @@ def validate_geojson(path: Path, config: HubConfig) -> list[dict[str, Any]]:
             raise HubValidationError(f"{where} has no properties object; it needs at least damage_gra.")
         grade = props.get("damage_gra")
         if grade not in DAMAGE_GRADES:
-            raise HubValidationError(f"{where} has damage_gra {grade!r}; use one of: {', '.join(DAMAGE_GRADES)}.")
+            raise HubValidationError(
+                f"{where} has damage_gra {grade!r}; use one of: {', '.join(DAMAGE_GRADES)}."
+            )
         out.append({"type": "Feature", "geometry": feat["geometry"], "properties": props})
     return out
 
 
 # --------------------------------------------------------------------------- GeoTIFF
+
 
 def validate_geotiff(path: Path, what: str) -> RasterInfo:
     """Open a file strictly as a GeoTIFF and check it is georeferenced and cloud-optimised when large.
@@ -315,26 +373,34 @@ def validate_geotiff(path: Path, what: str) -> RasterInfo:
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic not in TIFF_MAGIC:
-        raise HubValidationError(f"{what} ({path.name}) is not a GeoTIFF (wrong file signature); "
-                                 "export it as a Cloud-Optimised GeoTIFF.")
+        raise HubValidationError(
+            f"{what} ({path.name}) is not a GeoTIFF (wrong file signature); "
+            "export it as a Cloud-Optimised GeoTIFF."
+        )
     try:
-        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",
-                          GTIFF_IGNORE_READ_ERRORS="NO"):
+        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", GTIFF_IGNORE_READ_ERRORS="NO"):
             with rasterio.open(path, driver="GTiff") as ds:
                 if ds.driver != "GTiff":
                     raise HubValidationError(f"{what} ({path.name}) is not a GeoTIFF; export it as a COG.")
                 if ds.crs is None or ds.transform.is_identity:
-                    raise HubValidationError(f"{what} ({path.name}) has no coordinate system or geotransform; "
-                                             "export a georeferenced GeoTIFF.")
+                    raise HubValidationError(
+                        f"{what} ({path.name}) has no coordinate system or geotransform; "
+                        "export a georeferenced GeoTIFF."
+                    )
                 if max(ds.width, ds.height) > MAX_RASTER_SIDE_PX:
-                    raise PayloadTooLargeError(f"{what} ({path.name}) is {ds.width}x{ds.height} pixels, larger "
-                                               f"than {MAX_RASTER_SIDE_PX} on a side; downsample it.")
+                    raise PayloadTooLargeError(
+                        f"{what} ({path.name}) is {ds.width}x{ds.height} pixels, larger "
+                        f"than {MAX_RASTER_SIDE_PX} on a side; downsample it."
+                    )
                 tiled = bool(ds.profile.get("tiled", False))
                 overviews = len(ds.overviews(1))
-                if max(ds.width, ds.height) > COG_TILING_THRESHOLD_PX and (not ds.profile.get("tiled")
-                                                                            or overviews == 0):
-                    raise HubValidationError(f"{what} ({path.name}) is not cloud-optimised (needs internal tiles "
-                                             "and overviews); write it with the COG driver.")
+                if max(ds.width, ds.height) > COG_TILING_THRESHOLD_PX and (
+                    not ds.profile.get("tiled") or overviews == 0
+                ):
+                    raise HubValidationError(
+                        f"{what} ({path.name}) is not cloud-optimised (needs internal tiles "
+                        "and overviews); write it with the COG driver."
+                    )
                 epsg = ds.crs.to_epsg()
                 gsd_m = abs(ds.transform.a) if ds.crs.is_projected else None
                 b = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds, densify_pts=21)
@@ -344,11 +410,14 @@ def validate_geotiff(path: Path, what: str) -> RasterInfo:
     except HubValidationError:
         raise
     except (RasterioError, ValueError, OSError) as exc:
-        raise HubValidationError(f"{what} ({path.name}) cannot be read as a GeoTIFF ({str(exc).splitlines()[0][:120]});"
-                                 " export it again as a COG.") from None
+        raise HubValidationError(
+            f"{what} ({path.name}) cannot be read as a GeoTIFF ({str(exc).splitlines()[0][:120]});"
+            " export it again as a COG."
+        ) from None
 
 
 # --------------------------------------------------------------------------- package
+
 
 def _pydantic_sentence(exc: ValidationError) -> str:
     err = exc.errors()[0]
@@ -370,8 +439,9 @@ def validate_package(root: Path, config: HubConfig, hashes: ExtractedFiles | Non
     try:
         meta = DamagePackageMeta.model_validate_json(meta_path.read_bytes())
     except ValidationError as exc:
-        raise HubValidationError(f"package.json is invalid ({_pydantic_sentence(exc)}); make the package again "
-                                 "with uavops damage.") from None
+        raise HubValidationError(
+            f"package.json is invalid ({_pydantic_sentence(exc)}); make the package again with uavops damage."
+        ) from None
     listed: list[tuple[PackageFile, Path]] = []
     seen: set[str] = set()
     total = 0
@@ -381,45 +451,64 @@ def validate_package(root: Path, config: HubConfig, hashes: ExtractedFiles | Non
         seen.add(pf.path)
         path = root / pf.path
         if not path.is_file() or path.is_symlink():
-            raise HubValidationError(f"package.json lists {pf.path} but the package does not contain it; "
-                                     "send the complete package folder.")
+            raise HubValidationError(
+                f"package.json lists {pf.path} but the package does not contain it; "
+                "send the complete package folder."
+            )
         size = path.stat().st_size
         if size > config.max_file_bytes:
-            raise PayloadTooLargeError(f"{pf.path} is {size} bytes, more than the {config.max_file_bytes} allowed "
-                                       "per file; downsample it.")
+            raise PayloadTooLargeError(
+                f"{pf.path} is {size} bytes, more than the {config.max_file_bytes} allowed "
+                "per file; downsample it."
+            )
         actual = (hashes or {}).get(str(path)) or sha256_file(path)
         if size != pf.size_bytes or actual != pf.sha256:
-            raise HubValidationError(f"{pf.path} does not match the size/SHA-256 in package.json (corrupted or "
-                                     "edited after packaging); make the package again.")
+            raise HubValidationError(
+                f"{pf.path} does not match the size/SHA-256 in package.json (corrupted or "
+                "edited after packaging); make the package again."
+            )
         total += size
         listed.append((pf, path))
-    extra = sorted(str(p.relative_to(root).as_posix()) for p in root.rglob("*")
-                   if p.is_file() and p.name != "package.json" and p.relative_to(root).as_posix() not in seen)
+    extra = sorted(
+        str(p.relative_to(root).as_posix())
+        for p in root.rglob("*")
+        if p.is_file() and p.name != "package.json" and p.relative_to(root).as_posix() not in seen
+    )
     if extra:
-        raise HubValidationError(f"The package holds files not listed in package.json ({', '.join(extra[:3])}); "
-                                 "list them or remove them.")
+        raise HubValidationError(
+            f"The package holds files not listed in package.json ({', '.join(extra[:3])}); "
+            "list them or remove them."
+        )
     for role in REQUIRED_ROLES:
         count = sum(1 for pf, _ in listed if pf.role == role)
         if count != 1:
-            raise HubValidationError(f"The package must contain exactly one '{role}' file (found {count}); "
-                                     "make it with uavops damage.")
+            raise HubValidationError(
+                f"The package must contain exactly one '{role}' file (found {count}); "
+                "make it with uavops damage."
+            )
     if sum(1 for pf, _ in listed if pf.role == "mosaic") > 1:
-        raise HubValidationError("The package may contain at most one mosaic; send further mosaics separately.")
+        raise HubValidationError(
+            "The package may contain at most one mosaic; send further mosaics separately."
+        )
     features: list[dict[str, Any]] = []
     rasters: dict[str, RasterInfo] = {}
     for pf, path in listed:
         if pf.role == "damage_geojson":
             features = validate_geojson(path, config)
-        elif pf.role in ("damage_raster", "mosaic") or (pf.role == "change_mask"
-                                                         and pf.media_type.startswith("image/tiff")):
+        elif pf.role in ("damage_raster", "mosaic") or (
+            pf.role == "change_mask" and pf.media_type.startswith("image/tiff")
+        ):
             rasters[pf.role] = validate_geotiff(path, pf.role.replace("_", " "))
         elif pf.role == "change_mask":
             with open(path, "rb") as fh:
                 if fh.read(8) != b"\x89PNG\r\n\x1a\n":
-                    raise HubValidationError(f"The change mask {pf.path} is neither a GeoTIFF nor a PNG; make the "
-                                             "package again with uavops damage.")
-    return ValidatedPackage(root=root, meta=meta, files=listed, features=features, rasters=rasters,
-                            size_bytes=total)
+                    raise HubValidationError(
+                        f"The change mask {pf.path} is neither a GeoTIFF nor a PNG; make the "
+                        "package again with uavops damage."
+                    )
+    return ValidatedPackage(
+        root=root, meta=meta, files=listed, features=features, rasters=rasters, size_bytes=total
+    )
 
 
 def remove_tree(path: Path) -> None:

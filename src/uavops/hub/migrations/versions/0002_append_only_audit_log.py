@@ -4,10 +4,11 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-21
 """
+
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
@@ -21,13 +22,19 @@ def upgrade() -> None:
             END;
             $$ LANGUAGE plpgsql
         """)
-        op.execute("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
-                   "FOR EACH ROW EXECUTE FUNCTION uavops_audit_append_only()")
+        op.execute(
+            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION uavops_audit_append_only()"
+        )
     else:
-        op.execute("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
-                   "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
-        op.execute("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
-                   "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+        op.execute(
+            "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+        )
 
 
 def downgrade() -> None:
