@@ -19,6 +19,7 @@ __all__ = ["Features", "PairMatch", "detect_features", "match_pair", "working_re
 
 MAX_FEATURES = 5000
 MIN_INLIERS = 20
+COARSE_FEATURES = 5000
 
 
 @dataclass
@@ -44,7 +45,7 @@ class PairMatch:
     h_ij: np.ndarray  # pixel of i -> pixel of j (full resolution)
 
 
-def working_reduce(width_px: int, height_px: int, min_long_side_px: int = 1200) -> int:
+def working_reduce(width_px: int, height_px: int, min_long_side_px: int = 1000) -> int:
     """Largest JPEG DCT reduction (1, 2, 4, 8) that keeps the long side ≥ ``min_long_side_px``."""
     long_side = max(width_px, height_px)
     for f in (8, 4, 2):
@@ -70,10 +71,14 @@ def detect_features(img_bgr: np.ndarray, scale: float, max_features: int = MAX_F
     for kp in kps:
         key = (min(gx - 1, int(kp.pt[0] * gx / w)), min(gy - 1, int(kp.pt[1] * gy / h)))
         cells.setdefault(key, []).append(kp)
-    chosen: list[cv2.KeyPoint] = []
+    ranked: list[tuple[int, float, cv2.KeyPoint]] = []
     for cell in cells.values():
         cell.sort(key=lambda k: -k.response)
-        chosen.extend(cell[:per_cell])
+        ranked.extend((rank, -k.response, k) for rank, k in enumerate(cell[:per_cell]))
+    # interleave the cells (each cell's best first, then each cell's second …): any prefix of the
+    # list is both strong and spread over the image, which the coarse matching relies on
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    chosen: list[cv2.KeyPoint] = [t[2] for t in ranked]
     chosen, desc = orb.compute(gray, chosen)
     if desc is None or not chosen:
         return Features(np.zeros((0, 2)), np.zeros((0, 32), np.uint8), scale)
@@ -140,13 +145,19 @@ def _guided(fi: Features, fj: Features, pred_j: np.ndarray, radius_px: float) ->
 
 
 def _coarse(fi: Features, fj: Features, size_px: tuple[int, int]) -> np.ndarray | None:
-    """Pose-free estimate of the similarity i→j (full-res px) from ratio-tested matches."""
-    knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(fi.desc, fj.desc, k=2)
+    """Pose-free estimate of the similarity i→j (full-res px) from ratio-tested matches.
+
+    At most the ``COARSE_FEATURES`` strongest keypoints take part (features are stored best-first
+    per image cell). Fewer would be cheaper, but on foliage-heavy sets (Brighton) pairs then fail.
+    """
+    sub_i = np.arange(min(len(fi.xy), COARSE_FEATURES))
+    sub_j = np.arange(min(len(fj.xy), COARSE_FEATURES))
+    knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(fi.desc[sub_i], fj.desc[sub_j], k=2)
     qi, qj = [], []
     for m in knn:
         if len(m) == 2 and m[0].distance < 0.85 * m[1].distance:
-            qi.append(m[0].queryIdx)
-            qj.append(m[0].trainIdx)
+            qi.append(sub_i[m[0].queryIdx])
+            qj.append(sub_j[m[0].trainIdx])
     if len(qi) < 12:
         return None
     tol = 0.006 * max(size_px)

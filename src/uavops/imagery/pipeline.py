@@ -180,6 +180,16 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
 
         get_camera(opts.camera)  # unknown names fail now, with suggestions
 
+    import time
+
+    timings: dict[str, float] = {}
+    t_stage = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = round(now - t_stage[0], 3)
+        t_stage[0] = now
+
     with progress_bar(opts.progress) as bar:
         # 1. metadata ---------------------------------------------------------------------------
         task = bar.add_task("Reading photos", total=len(paths))
@@ -314,6 +324,8 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
                     bad[k] = err
                 bar.advance(task)
 
+        lap("load_features")
+
         # 4. candidate pairs from initial footprints, then matching --------------------------------------
         from shapely.geometry import Polygon
         from shapely.strtree import STRtree
@@ -350,6 +362,8 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
                     matches.append(m)
                 bar.advance(task)
 
+        lap("match")
+
         # 5. headings ------------------------------------------------------------------------------------
         est = estimate_yaws(matches, [(ph.meta.width_px, ph.meta.height_px) for ph in usable],
                             np.array([ph.xy for ph in usable]))
@@ -363,6 +377,16 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
                 ph.yaw_deg = est_true
                 ph.yaw_source = "photos"
                 ph.h0 = make_h0(k)
+
+        # a pair whose matches put the two photos much farther apart than GPS allows matched a
+        # repeated pattern (or the sky in a puddle): drop it before it can bend the block
+        pair_gate_m = 3.0 * opts.gps_sigma_m + 3.0
+        kept_matches = []
+        for m in matches:
+            off = apply_h(usable[m.i].h0, m.pts_i) - apply_h(usable[m.j].h0, m.pts_j)  # type: ignore[arg-type]
+            if float(np.linalg.norm(np.median(off, axis=0))) <= pair_gate_m:
+                kept_matches.append(m)
+        matches = kept_matches
 
         # 6. keep the largest tied group --------------------------------------------------------------
         for k, reason in bad.items():
@@ -400,6 +424,7 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
         res = adjust([ph.h0 for ph in used], [(ph.meta.width_px, ph.meta.height_px) for ph in used], gps_xy,  # type: ignore[misc]
                      gsd_used, matches, gps_sigma_m=opts.gps_sigma_m)
         bar.advance(task)
+        lap("adjust")
         if opts.exposure_compensation:
             gains = compute_gains(len(used), matches, [ph.thumb for ph in used], [ph.thumb_scale for ph in used])  # type: ignore[misc]
         else:
@@ -443,10 +468,13 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
             bgr, mask, _ = renderer.render(col0, row0, w, h)
             return bgr[:, :, ::-1], mask
 
+        lap("gains_grid")
         mosaic_path = out_dir / MOSAIC_NAME
         write_cog(mosaic_path, width, height, transform, proj.crs, render_rgb, windows,
-                  on_window=lambda: bar.advance(task), jpeg_quality=opts.jpeg_quality)
+                  on_window=lambda: bar.advance(task), jpeg_quality=opts.jpeg_quality,
+                  on_stage=lambda name: lap("render_tiles"))
         bar.advance(task)
+        lap("cog")
 
     # 9. footprints + quality -----------------------------------------------------------------------------
     ctx = report.ReportContext(photos_dir=photos_dir, proj=proj, origin=origin, used=used, skipped=skipped,
@@ -456,6 +484,8 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
     footprints_path = out_dir / FOOTPRINTS_NAME
     report.write_footprints(footprints_path, ctx)
     quality = report.quality_report(ctx)
+    quality["timings_s"] = timings
+    quality["photo_decodes_for_render"] = cache.loads
     quality_path = out_dir / QUALITY_NAME
     from ..files import write_json
 

@@ -147,6 +147,7 @@ class TileRenderer:
         best = scores.max(axis=0)
         best = np.where(np.isfinite(best), best, 0.0)
         w = np.exp(np.clip((scores - best) / self.tau, -60, 0)) * taper
+        w[w < 2e-3] = 0.0  # beyond the blending band a photo contributes nothing: do not warp it there
         total = w.sum(axis=0)
         w = np.where(total > 0, w / np.maximum(total, 1e-12), 0.0)
         return w, gx, gy
@@ -164,7 +165,7 @@ class TileRenderer:
             a = self._tile_to_ground(col0, row0)
             for k, idx in enumerate(cands):
                 wk = wc[k]
-                if wk.max() < 1e-3:
+                if wk.max() <= 0.0:
                     continue
                 rows, cols = np.nonzero(wk > 0)
                 r0 = max(0, int(gy[max(rows.min() - 1, 0)]))
@@ -183,7 +184,9 @@ class TileRenderer:
                 warped = cv2.warpPerspective(img, m, (c1 - c0, r1 - r0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                              borderMode=cv2.BORDER_REPLICATE)
                 gain = self.photos[idx].gain.astype(np.float32)
-                acc[r0:r1, c0:c1] += warped.astype(np.float32) * (wfull[..., None] * gain[None, None, :])
+                wg = cv2.merge([wfull * float(gain[0]), wfull * float(gain[1]), wfull * float(gain[2])])
+                sub = acc[r0:r1, c0:c1]
+                cv2.accumulateProduct(warped.astype(np.float32), wg, sub)
                 wsum[r0:r1, c0:c1] += wfull
                 if labels is not None and best_w is not None:
                     sub_b = best_w[r0:r1, c0:c1]
