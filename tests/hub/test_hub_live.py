@@ -41,6 +41,18 @@ def test_cli_upload_then_visible_in_ogc_stac_cap_map_and_gdal(live_hub, tmp_path
     }
     stac = httpx.get(f"{live_hub.url}/stac/collections/{EVENT_ID}/items/{report_id}", headers=h).json()
     assert stac["assets"]["mosaic"]["href"].startswith(live_hub.url)
+    # the STAC mosaic asset is a COG that GDAL reads in place over HTTP range requests
+    import rasterio
+
+    with rasterio.Env(
+        GDAL_HTTP_AUTH="BEARER",
+        GDAL_HTTP_BEARER=live_hub.tokens["coord"],
+        GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",
+    ):
+        with rasterio.open(f"/vsicurl/{stac['assets']['mosaic']['href']}") as cog:
+            assert cog.driver == "GTiff" and cog.crs.to_epsg() == stac["properties"]["proj:epsg"]
+            with rasterio.open(pkg / "mosaic.tif") as orig:
+                assert (cog.read() == orig.read()).all()
     cap = httpx.get(f"{live_hub.url}/reports/{report_id}/cap.xml", headers=h)
     assert cap.status_code == 200 and b"<scope>Restricted</scope>" in cap.content
     assert "leaflet.js" in httpx.get(f"{live_hub.url}/map").text

@@ -55,6 +55,16 @@ def test_s3_blob_store_round_trip(tmp_path, s3_endpoint, hub_database_url):
     with hub.http("coord") as http:
         r = http.get(f"/reports/{report_id}/files/mosaic")
         assert r.status_code == 200 and r.content == (pkg / "mosaic.tif").read_bytes()
+        data = (pkg / "mosaic.tif").read_bytes()
+        part = http.get(f"/reports/{report_id}/files/mosaic", headers={"Range": "bytes=100-199"})
+        assert part.status_code == 206 and part.content == data[100:200]
+        assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
+        tail = http.get(f"/reports/{report_id}/files/mosaic", headers={"Range": "bytes=-50"})
+        assert tail.status_code == 206 and tail.content == data[-50:]
+        head = http.head(f"/reports/{report_id}/files/mosaic")
+        assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
+        bad = http.get(f"/reports/{report_id}/files/mosaic", headers={"Range": f"bytes={len(data) + 5}-"})
+        assert bad.status_code == 416
         item = http.get(f"/stac/collections/{EVENT_ID}/items/{report_id}").json()
         assert item["assets"]["mosaic"]["file:checksum"] == "1220" + mosaic_sha
     service.close()

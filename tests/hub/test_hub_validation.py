@@ -306,6 +306,15 @@ def test_size_limits_per_file_and_per_org(sqlite_hub, hub_package):
     assert svc.list_reports() == []
 
 
+def test_tus_discovery(sqlite_hub):
+    with sqlite_hub.http("kg") as http:
+        r = http.options("/uploads")
+    assert r.status_code == 204
+    assert r.headers["Tus-Version"] == "1.0.0" and r.headers["Tus-Resumable"] == "1.0.0"
+    assert set(r.headers["Tus-Extension"].split(",")) == {"creation", "checksum"}
+    assert r.headers["Tus-Checksum-Algorithm"] == "sha256" and int(r.headers["Tus-Max-Size"]) > 0
+
+
 def test_chunk_checksum_and_whole_file_hash(sqlite_hub, hub_package):
     data = tar_bytes(hub_package)
     meta = {"package_id": pid(hub_package), "sha256": hashlib.sha256(data).hexdigest()}

@@ -13,6 +13,7 @@ Access policy (documented in the hub README section of ``uavops hub serve --help
 
 import base64
 import binascii
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -333,18 +334,42 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
             cap.cap_alert(report, event, sender, _base(request)), media_type="application/cap+xml"
         )
 
-    @app.get("/reports/{report_id}/files/{role}", tags=["reports"])
+    @app.api_route("/reports/{report_id}/files/{role}", methods=["GET", "HEAD"], tags=["reports"])
     def report_file(
-        report_id: ReportId, role: Annotated[str, PathParam(pattern="^[a-z_]{1,32}$")], _: Reader
+        request: Request,
+        report_id: ReportId,
+        role: Annotated[str, PathParam(pattern="^[a-z_]{1,32}$")],
+        _: Reader,
     ) -> Response:
+        """A stored file; HTTP range requests work, so GDAL reads the COGs in place (/vsicurl/)."""
         entry = svc.report_file(report_id, role)
         local = svc.blobs.local_path(entry["blob_key"])
+        media = entry["media_type"]
         headers = {"ETag": f'"{entry["sha256"]}"', "Cache-Control": "private, max-age=86400"}
         if local is not None:
-            return FileResponse(local, media_type=entry["media_type"], headers=headers)
-        headers["Content-Length"] = str(entry["size_bytes"])
+            return FileResponse(local, media_type=media, headers=headers)
+        size = int(entry["size_bytes"])
+        headers["Accept-Ranges"] = "bytes"
+        if request.method == "HEAD":
+            return Response(media_type=media, headers={**headers, "Content-Length": str(size)})
+        start, end = 0, size - 1
+        status = 200
+        wanted = re.fullmatch(r"bytes=(\d*)-(\d*)", (request.headers.get("range") or "").strip())
+        if wanted and (wanted[1] or wanted[2]):
+            if wanted[1]:
+                start, end = int(wanted[1]), min(int(wanted[2]) if wanted[2] else size - 1, size - 1)
+            else:
+                start = max(0, size - int(wanted[2]))
+            if start > end or start >= size:
+                return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        headers["Content-Length"] = str(end - start + 1)
         return StreamingResponse(
-            svc.blobs.iter_bytes(entry["blob_key"]), media_type=entry["media_type"], headers=headers
+            svc.blobs.iter_bytes(entry["blob_key"], start, end),
+            status_code=status,
+            media_type=media,
+            headers=headers,
         )
 
     @app.get("/audit", tags=["admin"])
