@@ -26,6 +26,8 @@ COMMAND_NAMES = {16: "WP", 17: "LoitUnlim", 18: "LoitTurns", 19: "LoitTime", 20:
                  2001: "ImageStopCapture", 1000: "GimbalPitchYaw", 82: "SplineWP"}
 
 STOPPED, RUNNING, COMPLETE = 0, 1, 2
+# DO commands AP_Mission::verify_command completes itself (no MISSION_ITEM_REACHED for them)
+_AP_MISSION_VERIFIED = {181, 182, 183, 184, 200, 202, 203, 206, 208, 211, 215}
 
 
 class MissionRunner:
@@ -147,12 +149,16 @@ class MissionRunner:
                 done = self.jump_counts.get(idx, 0)
                 if repeat < 0 or done < repeat:
                     self.jump_counts[idx] = done + 1
-                    self.v.text(6, f"Mission: {idx} Jump")
+                    self.v.text(6, f"Mission: {idx} Jump {done + 1}/{repeat}")
                     idx = target
                     continue
                 idx += 1
                 continue
             if is_nav_command(item.command):
+                if pending and self.items[pending[0]].command not in (112, 114, 115):
+                    # AP_Mission starts the first DO command it passes before starting the nav command
+                    first = pending.pop(0)
+                    self._start_do(first, self.items[first])
                 self._start_nav(idx, pending)
                 return True
             pending.append(idx)
@@ -230,6 +236,9 @@ class MissionRunner:
         v = self.v
         v.text(6, f"Mission: {idx} {COMMAND_NAMES.get(item.command, str(item.command))}")
         cmd = item.command
+        if cmd not in _AP_MISSION_VERIFIED:
+            # ModeAuto::verify_command completes other DO commands at once and reports them reached
+            v.events.mission_item_reached(idx)
         if cmd == MAV_CMD.DO_CHANGE_SPEED:
             if item.param2 > 0:
                 v.wp_speed_mps = item.param2
@@ -321,6 +330,7 @@ class MissionRunner:
                     return False
                 hold = max(0.0, item.param1)
                 self._hold_until = v.t + hold
+                v.text(6, f"Reached command #{self.nav_index}")
                 if cmd == MAV_CMD.NAV_LOITER_TIME or hold > 0:
                     v.target_end_speed = 0.0
             return v.t >= self._hold_until
@@ -347,7 +357,6 @@ class MissionRunner:
             return
         if v.landed and self.nav_item is not None and self.nav_item.command != MAV_CMD.NAV_TAKEOFF:
             if self.nav_item.command in (MAV_CMD.NAV_LAND, MAV_CMD.NAV_RETURN_TO_LAUNCH) and self._verify_nav():
-                v.events.mission_item_reached(self.nav_index or 0)
                 self._complete()
             return
         if self.nav_index is None:
@@ -372,7 +381,7 @@ class MissionRunner:
         v = self.v
         if self.state == RUNNING and self.nav_item is not None and self.nav_item.command in (
                 MAV_CMD.NAV_LAND, MAV_CMD.NAV_RETURN_TO_LAUNCH):
-            v.events.mission_item_reached(self.nav_index or 0)
+            # SITL sends no MISSION_ITEM_REACHED for the final LAND: it disarms on touchdown
             if self._advance_nav((self.nav_index or 0) + 1) and not v.landed:
                 return
             self._complete()
@@ -382,7 +391,6 @@ class MissionRunner:
     def _complete(self) -> None:
         v = self.v
         self.state = COMPLETE
-        v.text(6, "Mission Complete")
         if v.landed:
             v.disarm(force=True, reason="mission complete")
         else:
