@@ -69,9 +69,26 @@ def _code_lines(path: Path) -> list[tuple[int, str]]:
             out.append((n, stripped))
         else:
             in_indented = False
-            out.extend((n, span) for span in re.findall(r"`([^`\n]+)`", line))
+            spans = re.findall(r"`([^`\n]+)`", line)
+            if stripped.startswith("|") and len(spans) >= 2 and spans[0].startswith("uavops") \
+                    and all(sp.startswith("--") for sp in spans[1:]):
+                # a settings table row: | `uavops plan` | `--alt 80 --camera "X"` |
+                spans = [" ".join(spans)]
+            out.extend((n, span) for span in spans)
         prev_blank = not stripped
     return out
+
+
+def _lines_of(text: str) -> list[tuple[int, str]]:
+    """_code_lines for a piece of Markdown (used by the self-test)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False, encoding="utf-8") as f:
+        f.write(text + "\n")
+    try:
+        return _code_lines(Path(f.name))
+    finally:
+        Path(f.name).unlink()
 
 
 def _words_after_uavops(text: str) -> list[str] | None:
@@ -161,6 +178,12 @@ def _has_flag(help_text: str, flag: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", help_text) is not None
 
 
+def _choices(help_text: str, flag: str) -> set[str]:
+    """The values of a click Choice option as its help shows them: ``--event [a|b|c]``."""
+    m = re.search(rf"(?<![\w-]){re.escape(flag)} \[([^\]\s]+)\]", help_text)
+    return {c.lower() for c in m.group(1).split("|")} if m and "|" in m.group(1) else set()
+
+
 def test_docs_name_many_commands() -> None:
     """The parser really finds the documented commands (a broken parser would make the checks vacuous)."""
     stages = {_strip_root_options(c.words)[0] for c in STAGE_COMMANDS}
@@ -203,12 +226,18 @@ def test_every_documented_command_and_flag_exists(run_cli) -> None:  # type: ign
             path = (*path, rest[0])
             rest = rest[1:]
         text = help_of(path)
-        for w in rest:
+        for i, w in enumerate(rest):
             if w.startswith("--") and len(w) > 2:
                 flag = w.split("=", 1)[0]
                 checked_flags += 1
                 if not _has_flag(text, flag):
                     problems.append(f"{cmd.where}: `uavops {' '.join(path)}` has no option {flag}")
+                    continue
+                choices = _choices(text, flag)
+                value = w.split("=", 1)[1] if "=" in w else (rest[i + 1] if i + 1 < len(rest) else "")
+                if choices and value and not value.isupper() and value.lower() not in choices:
+                    problems.append(f"{cmd.where}: `uavops {' '.join(path)} {flag} {value}`: "
+                                    f"not one of {', '.join(sorted(choices))}")
     assert not problems, "Docs out of step with the CLI:\n" + "\n".join(problems)
     assert checked_flags >= 50
 
@@ -229,8 +258,12 @@ def test_checker_catches_drift() -> None:
     assert _words_after_uavops("ExecStart=/opt/v/bin/uavops hub serve --workers 4") == ["hub", "serve", "--workers", "4"]
     assert _words_after_uavops("sudo -u postgres createdb --owner uavops uavops_hub") is None
     assert _words_after_uavops("UAVOPS_SITL_BIN=/x uavops sim --backend ardupilot") == ["sim", "--backend", "ardupilot"]
+    row = "| `uavops scene make` | `--event flood --location dushanbe` |"
+    assert any(t == "uavops scene make --event flood --location dushanbe" for _, t in _lines_of(row))
     assert _strip_root_options(["--debug", "mosaic", "photos/"]) == ["mosaic", "photos/"]
     help_text = "Options:\n  --alt FLOAT  Height.\n  --live / --no-live  Table.\n"
     assert _has_flag(help_text, "--alt") and _has_flag(help_text, "--no-live")
     assert not _has_flag(help_text, "--al") and not _has_flag(help_text, "--altitude")
+    assert _choices("  --event [auto|earthquake|fire]  Event.", "--event") == {"auto", "earthquake", "fire"}
+    assert _choices("  --alt FLOAT  Height.", "--alt") == set()
     assert _help_commands("Usage: x\n\nCommands:\n  add   Add.\n  list  List.\n") == {"add", "list"}
