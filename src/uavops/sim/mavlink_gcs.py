@@ -88,6 +88,7 @@ class GcsHub:
         self.statustexts: list[tuple[float, int, str]] = []
         vehicle.events = self  # type: ignore[assignment]
         self._banner_sent = False
+        self._was_booting = True
 
     # --- VehicleEvents -------------------------------------------------------------------
     def text(self, severity: int, text: str) -> None:
@@ -131,6 +132,10 @@ class GcsHub:
     def tick(self) -> None:
         """Called after every simulation step: heartbeat, streams, mission protocol timeouts."""
         t = self.v.t
+        if self._was_booting and not self.booting:
+            self._was_booting = False
+            if self.v.mode != 0 and not self.v.armed:
+                self.v.mode = 0  # the end of ArduCopter's init sets the boot mode, whatever was asked before
         if not self._banner_sent:
             self._banner_sent = True
             for line in ("ArduCopter V4.7.0-dev (uavops builtin simulator)", "Frame: QUAD/PLUS"):
@@ -301,11 +306,10 @@ class GcsHub:
         mtype = msg.get_type()
         if mtype == "BAD_DATA":
             return
-        if self.booting:
-            # SITL while booting: mission storage is not ready, other requests go unanswered
-            if mtype == "MISSION_COUNT":
-                link.send(self.enc.mission_ack_encode(msg.get_srcSystem(), msg.get_srcComponent(),
-                                                      M.MAV_MISSION_NO_SPACE, msg.mission_type))
+        if self.booting and mtype == "MISSION_COUNT":
+            # SITL while booting: mission storage is not ready yet
+            link.send(self.enc.mission_ack_encode(msg.get_srcSystem(), msg.get_srcComponent(),
+                                                  M.MAV_MISSION_NO_SPACE, msg.mission_type))
             return
         target = getattr(msg, "target_system", None)
         if target not in (None, 0, 1):
