@@ -183,32 +183,20 @@ class Preflight:
     def _ask_prearm_reasons(self) -> list[str]:
         """Make the vehicle state why it is not ready, in its own words.
 
-        First MAV_CMD_RUN_PREARM_CHECKS (ArduPilot reports every failing check as "PreArm: ...");
-        if that brings nothing, an arm request on the ground, which ArduPilot refuses with the
-        same reasons while any check fails (should it arm after all, it is disarmed at once).
+        MAV_CMD_RUN_PREARM_CHECKS makes ArduPilot report every failing check as "PreArm: ...";
+        it also repeats them every 30 s on its own while disarmed. (Never probe by arming: in
+        STABILIZE ArduCopter may arm without GPS.)
         """
-        from ..errors import LinkError as _LinkError
-
         link = self.link
         t0 = time.time()
         with link.conn.subscribe("STATUSTEXT") as texts:
             try:
                 link.action.command(401, retries=0, timeout_s=1.0)
-            except _LinkError:
+            except LinkError:
                 pass
-            time.sleep(1.0)
+            time.sleep(1.5)
             got = [str(m.text) for m in texts.drain() if str(m.text).startswith(("PreArm", "Arm"))]
-            st = link.state
-            if not got and not st.armed and (st.alt_rel_m or 0.0) < 1.0:
-                try:
-                    link.action.arm(reason_wait_s=0.5)
-                    link.action.disarm(force=True)
-                except PreflightError as exc:
-                    return [str(exc).split("(", 1)[-1].rsplit(")", 1)[0]]
-                except _LinkError:
-                    pass
-                got = [str(m.text) for m in texts.drain() if str(m.text).startswith(("PreArm", "Arm"))]
-        return list(dict.fromkeys(got)) or self._prearm_reasons(t0 - 5)
+        return list(dict.fromkeys(got)) or self._prearm_reasons(t0 - 60)
 
     def _battery(self) -> None:
         st = self.link.state

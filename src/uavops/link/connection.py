@@ -46,7 +46,9 @@ _WANTED_INTERVALS_HZ = {
     147: 0.5,     # BATTERY_STATUS
     242: 0.2,     # HOME_POSITION
 }
+_STREAM_KINDS = frozenset({"SYS_STATUS", "GLOBAL_POSITION_INT", "GPS_RAW_INT", "VFR_HUD"})
 MAV_TYPE_GCS = 6
+MAV_STATE_BOOT = 1
 MAV_AUTOPILOT_INVALID = 8
 
 
@@ -82,9 +84,11 @@ class TlogWriter:
 class Subscription:
     """Messages of the given types (and matching ``predicate``) queued for one waiter."""
 
-    def __init__(self, types: frozenset[str] | None, predicate: Callable[[Any], bool] | None) -> None:
+    def __init__(self, types: frozenset[str] | None, predicate: Callable[[Any], bool] | None,
+                 respond: Callable[[Any], None] | None = None) -> None:
         self.types = types
         self.predicate = predicate
+        self.respond = respond
         self._queue: queue.Queue[Any] = queue.Queue()
 
     def offer(self, msg: Any) -> None:
@@ -96,6 +100,12 @@ class Subscription:
         except Exception:  # noqa: BLE001 - a buggy predicate must not kill the reader
             log.exception("subscription predicate failed")
             return
+        if self.respond is not None:
+            # Answer on the reader thread: saves a thread hand-off per item in transfers.
+            try:
+                self.respond(msg)
+            except Exception:  # noqa: BLE001
+                log.exception("subscription responder failed")
         self._queue.put(msg)
 
     def get(self, timeout_s: float) -> Any | None:
@@ -151,6 +161,7 @@ class MavConnection:
         self._resync_pending = True
         self._last_resync = 0.0
         self._first_heartbeat = threading.Event()
+        self._last_stream_s = 0.0
         self.last_error: str | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -203,11 +214,20 @@ class MavConnection:
             return getattr(self._state, attr)
 
     def wait_heartbeat(self, timeout_s: float = 10.0) -> VehicleState:
-        """Block until the vehicle's first heartbeat (LinkTimeout otherwise)."""
+        """Block until the vehicle's first heartbeat (LinkTimeout otherwise), then while it still
+        says MAV_STATE_BOOT (ArduPilot answers nothing but heartbeats while booting)."""
+        t0 = time.monotonic()
         if not self._first_heartbeat.wait(timeout_s):
             extra = f" ({self.last_error})" if self.last_error else ""
             raise LinkTimeout(f"No heartbeat from a vehicle within {timeout_s:g} s{extra}; check the connection "
                               "string, that the vehicle is powered and the radio is paired.")
+        while self.peek("system_status") == MAV_STATE_BOOT and time.monotonic() - t0 < timeout_s:
+            time.sleep(0.02)
+        if self.peek("system_status") == MAV_STATE_BOOT:
+            log.warning("%s still reports MAV_STATE_BOOT", self.name)
+        else:
+            self._resync_pending = True  # requests sent while it booted were ignored
+            time.sleep(0.05)
         return self.state
 
     def send(self, msg: Any) -> None:
@@ -230,10 +250,15 @@ class MavConnection:
 
     @contextlib.contextmanager
     def subscribe(self, types: str | Iterable[str] | None = None,
-                  predicate: Callable[[Any], bool] | None = None) -> Iterator[Subscription]:
-        """Queue messages of ``types`` from the target vehicle for the duration of the block."""
+                  predicate: Callable[[Any], bool] | None = None,
+                  respond: Callable[[Any], None] | None = None) -> Iterator[Subscription]:
+        """Queue messages of ``types`` from the target vehicle for the duration of the block.
+
+        ``respond(msg)``, if given, runs on the reader thread before the message is queued (for
+        protocol answers that must go out with the least delay); it must not block.
+        """
         names = frozenset([types] if isinstance(types, str) else types) if types is not None else None
-        sub = Subscription(names, predicate)
+        sub = Subscription(names, predicate, respond)
         with self._subs_lock:
             self._subs.append(sub)
         try:
@@ -337,6 +362,8 @@ class MavConnection:
                 if not self._state.link_ok:
                     self._state.link_ok = True
                     self._resync_pending = True
+            if kind in _STREAM_KINDS:
+                self._last_stream_s = now
             if kind == "STATUSTEXT" and self._state.firmware is None:
                 text = str(msg.text)
                 if text.startswith(("ArduCopter V", "ArduPlane V", "ArduRover V")):
@@ -365,7 +392,10 @@ class MavConnection:
                 st.link_losses += 1
                 log.warning("%s: no heartbeat for %.1f s", self.name, now - st.last_heartbeat_s)
             due = self._resync_pending and st.sysid is not None and st.link_ok
-        if due or (st.link_ok and now - self._last_resync > 5.0 and st.home_lat_deg is None):
+        # ArduPilot ignores requests while booting and forgets them on reboot: ask again while
+        # the telemetry streams are silent (MAVProxy and QGC do the same)
+        silent = st.link_ok and now - self._last_stream_s > 2.0 and now - self._last_resync > 2.0
+        if due or silent or (st.link_ok and now - self._last_resync > 5.0 and st.home_lat_deg is None):
             self._resync_pending = False
             self._last_resync = now
             self._resync()

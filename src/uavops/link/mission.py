@@ -12,6 +12,7 @@ mission type, is exempt: ArduPilot replaces it with the real home).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,7 +67,8 @@ class TransferPolicy:
     ack_timeout_s: float = 1.5
     item_timeout_s: float = 0.25
     max_retries: int = 5
-    download_window: int = 8
+    download_window: int = 16
+    upload_window: int = 4  # items sent ahead of their request (1: strictly one per request)
     transfer_attempts: int = 3  # whole uploads restarted after the vehicle cancels one
 
 
@@ -101,6 +103,13 @@ class MissionClient:
     def upload(self, items: list[MissionItem], mission_type: int = MAV_MISSION_TYPE.MISSION) -> bool:
         """Send ``items`` (wire order; for the mission type item 0 is home).
 
+        The vehicle drives the transfer with MISSION_REQUEST/_INT; each request is answered on
+        the reader thread. With ``policy.upload_window`` > 1 the next items are sent ahead of their
+        request: ArduPilot stores items strictly in sequence and NACKs anything out of turn
+        (MAV_MISSION_INVALID_SEQUENCE), so an item lost on the way is requested again, never
+        misplaced, and every upload is verified by download anyway. A vehicle that keeps NACKing
+        items sent ahead is served one request at a time for the rest of the transfer.
+
         Returns True if the vehicle acknowledged with ACCEPTED, False if every item was sent but
         the final acknowledgement was lost (the caller verifies by download either way).
 
@@ -114,25 +123,66 @@ class MissionClient:
         ts, tc = conn.target_system, conn.target_component
         count = len(items)
         kinds = {"MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK"}
+        prepared = [self._item_msg(items, seq, mission_type) for seq in range(count)]
+        lock = threading.Lock()
+        st = {"sent_at": {}, "expected": 0, "highest_sent": -1, "nacks": 0, "window": max(1, pol.upload_window),
+              "last_nack_resend": 0.0}
+
+        def send_item(seq: int, now: float) -> None:
+            conn.send(prepared[seq])
+            st["sent_at"][seq] = now
+            st["highest_sent"] = max(st["highest_sent"], seq)
+
+        def respond(m: Any) -> None:  # reader thread
+            now = time.monotonic()
+            with lock:
+                if m.get_type() == "MISSION_ACK":
+                    if m.type == _INVALID_SEQUENCE and count:
+                        # an item arrived out of turn: the expected one was lost on the way
+                        st["nacks"] += 1
+                        if st["nacks"] > 8 and st["window"] > 1:
+                            st["window"] = 1
+                        # either the expected item was lost, or the request for the one after it:
+                        # offer both; the vehicle keeps whichever it is waiting for and NACKs the other
+                        exp = st["expected"]
+                        if exp < count and now - st["last_nack_resend"] > pol.item_timeout_s / 2:
+                            st["last_nack_resend"] = now
+                            for k in range(exp, min(exp + 2, count)):
+                                send_item(k, now)
+                    return
+                seq = int(m.seq)
+                if not 0 <= seq < count:
+                    return
+                st["expected"] = max(st["expected"], seq)
+                recent = st["sent_at"].get(seq)
+                if recent is None or now - recent > pol.item_timeout_s / 2 or st["window"] == 1:
+                    send_item(seq, now)
+                for ahead in range(seq + 1, min(seq + st["window"], count)):
+                    if ahead not in st["sent_at"]:
+                        send_item(ahead, now)
 
         def mine(m: Any) -> bool:
             return bool(getattr(m, "mission_type", 0) == mission_type
                         and getattr(m, "target_system", 255) in (0, 255))
 
-        with conn.subscribe(kinds, mine) as sub:
+        with conn.subscribe(kinds, mine, respond) as sub:
             count_msg = conn.factory.mission_count_encode(ts, tc, count, mission_type)
             conn.send(count_msg)
-            last_sent: Any = None
             highest_requested = -1
-            highest_sent = -1
             retries = 0
             last_progress = time.monotonic()
+            last_action = time.monotonic()
             while True:
-                timeout = pol.ack_timeout_s if last_sent is None or highest_requested >= count - 1 else pol.item_timeout_s
-                msg = sub.get(timeout)
+                waiting_ack = highest_requested >= count - 1
+                timeout = pol.ack_timeout_s if highest_requested < 0 or waiting_ack else pol.item_timeout_s
+                # time out on lack of progress, not on silence: NACKs of duplicates are not progress
+                msg = sub.get(max(0.0, last_action + timeout - time.monotonic()))
                 if msg is None:
+                    last_action = time.monotonic()
                     retries += 1
                     stalled_s = time.monotonic() - last_progress
+                    with lock:
+                        highest_sent = st["highest_sent"]
                     if retries > pol.max_retries and stalled_s > pol.ack_timeout_s * pol.max_retries:
                         if count and highest_sent >= count - 1:
                             log.info("%s upload: final acknowledgement lost; verifying by download", what)
@@ -141,23 +191,27 @@ class MissionClient:
                             f"The vehicle stopped requesting {what} items (got to item "
                             f"{max(highest_requested, 0)} of {count}) after {pol.max_retries} retries; "
                             "check the link quality and try again.")
-                    conn.send(last_sent if last_sent is not None else count_msg)
+                    with lock:
+                        if highest_requested < 0:
+                            conn.send(count_msg)
+                        else:  # the item or the next request was lost: offer the expected one and the next
+                            exp = st["expected"]
+                            for k in range(exp, min(exp + 2, count)):
+                                send_item(k, time.monotonic())
                     continue
                 kind = msg.get_type()
                 if kind == "MISSION_ACK":
                     if msg.type == _ACCEPTED:
                         if highest_requested >= count - 1 or count == 0:
                             return True
+                        with lock:
+                            if st["highest_sent"] >= count - 1:
+                                return True  # the last items went ahead of their requests
                         continue  # a stale ACK of an earlier transfer
                     if msg.type == _INVALID_SEQUENCE:
-                        # Our resend of an item the vehicle already has (ArduPilot NACKs duplicates):
-                        # its request for the next one was lost, so offer that one now.
-                        nxt = last_sent.seq + 1 if last_sent is not None else 0
-                        if 0 < nxt < count and nxt <= highest_requested + 2:
-                            last_sent = self._item_msg(items, nxt, mission_type)
-                            conn.send(last_sent)
-                            highest_sent = max(highest_sent, nxt)
-                        continue
+                        continue  # handled by the responder
+                    with lock:
+                        highest_sent = st["highest_sent"]
                     if highest_sent >= count - 1 and count:
                         return False  # all sent; a late NACK to a duplicate, verification decides
                     if msg.type == _CANCELLED:
@@ -172,13 +226,10 @@ class MissionClient:
                 if seq >= count:
                     raise MissionTransferError(f"The vehicle requested {what} item {seq} but only {count} were "
                                                "offered; restart the upload.")
-                last_sent = self._item_msg(items, seq, mission_type)
-                conn.send(last_sent)
-                highest_sent = max(highest_sent, seq)
                 if seq > highest_requested:
                     highest_requested = seq
                     retries = 0
-                    last_progress = time.monotonic()
+                    last_progress = last_action = time.monotonic()
 
     def _item_msg(self, items: list[MissionItem], seq: int, mission_type: int) -> Any:
         conn = self.conn
@@ -229,14 +280,32 @@ class MissionClient:
             attempts: dict[int, int] = {}
             sent_at: dict[int, float] = {}
             next_seq = 0
+            lock = threading.Lock()
+            total = count
+
+            def respond(m: Any) -> None:
+                # on the reader thread: each arriving item frees a window slot for the next request
+                nonlocal next_seq
+                if m.get_type() not in ("MISSION_ITEM_INT", "MISSION_ITEM"):
+                    return
+                with lock:
+                    sent_at.pop(int(m.seq), None)
+                    if next_seq < total and len(sent_at) < pol.download_window:
+                        conn.send(conn.factory.mission_request_int_encode(ts, tc, next_seq, mission_type))
+                        sent_at[next_seq] = time.monotonic()
+                        next_seq += 1
+
+            sub.respond = respond
             while len(got) < count:
                 now = time.monotonic()
+                lock.acquire()
                 # expire outstanding requests
                 for seq, t in list(sent_at.items()):
                     if now - t > pol.item_timeout_s:
                         del sent_at[seq]
                         attempts[seq] = attempts.get(seq, 0) + 1
                         if attempts[seq] > pol.max_retries:
+                            lock.release()
                             raise MissionTransferError(
                                 f"The vehicle did not send {what} item {seq} of {count} after {pol.max_retries} "
                                 "retries; check the link quality and download again.")
@@ -250,6 +319,7 @@ class MissionClient:
                         continue
                     conn.send(conn.factory.mission_request_int_encode(ts, tc, seq, mission_type))
                     sent_at[seq] = time.monotonic()
+                lock.release()
                 msg = sub.get(pol.item_timeout_s / 2)
                 if msg is None:
                     continue
@@ -268,7 +338,6 @@ class MissionClient:
                 raw[seq] = (kind, fields)
                 got[seq] = (MissionItem.from_int_fields(**fields) if kind == "MISSION_ITEM_INT"
                             else MissionItem.from_float_fields(**fields))
-                sent_at.pop(seq, None)
             conn.send(conn.factory.mission_ack_encode(ts, tc, _ACCEPTED, mission_type))
         self.last_raw = [raw[i] for i in range(count)]
         return [got[i] for i in range(count)]
