@@ -245,3 +245,13 @@ def test_streams_version_and_home(vehicle, mav_client):
     assert abs(home.latitude * 1e-7 - vehicle.home.lat_deg) < 1e-4
     assert abs(home.longitude * 1e-7 - vehicle.home.lon_deg) < 1e-4
     assert abs(home.altitude / 1000 - vehicle.home.ground_amsl_m) < 2.0
+
+
+def test_armed_on_ground_disarms_after_disarm_delay(vehicle, mav_client):
+    gcs = mav_client(vehicle)
+    assert gcs.set_mode(4).result == 0
+    gcs.arm_when_ready()
+    assert gcs.recv("HEARTBEAT", 3, condition=lambda m: m.base_mode & 128) is not None
+    hb = gcs.recv("HEARTBEAT", 20, condition=lambda m: not m.base_mode & 128)  # DISARM_DELAY 10 s
+    assert hb is not None
+    assert "Disarming motors" in gcs.texts or gcs.recv("STATUSTEXT", 3, condition=lambda m: "Disarming" in m.text)

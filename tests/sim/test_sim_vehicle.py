@@ -256,11 +256,21 @@ def test_camera_rules():
     assert gcs.command(2000, 0, 0, 1) == 0  # IMAGE_START_CAPTURE single image
     assert len(shots) == 2 and shots[-1].img_idx == 2
     assert len(gcs.take("CAMERA_FEEDBACK")) == 2
-    # no camera configured: still ACCEPTED, but no photo
+    # CAM1_TYPE takes effect at the next boot, as on ArduPilot
     sim.params.set("CAM1_TYPE", 0)
     sim.advance(0.5)
-    assert gcs.command(203, 0, 0, 0, 0, 1) == 0
-    assert len(shots) == 2 and not gcs.take("CAMERA_FEEDBACK")
+    assert gcs.command(203, 0, 0, 0, 0, 1) == 0 and len(shots) == 3
+
+
+def test_no_camera_configured_digicam_is_accepted_but_takes_no_photo(tmp_path):
+    parm = tmp_path / "nocam.parm"
+    parm.write_text("CAM1_TYPE 0\nCAM2_TYPE 0\n")
+    sim, gcs = make_sim(params_file=parm)
+    shots = []
+    sim.on_camera_trigger(shots.append)
+    assert gcs.command(203, 0, 0, 0, 0, 1) == 0  # an ACK is no proof of a photo
+    sim.advance(1)
+    assert not shots and not gcs.take("CAMERA_FEEDBACK")
 
 
 def test_wind_changes_ground_speed_and_battery_use():

@@ -51,10 +51,12 @@ class Camera:
         self._remaining = 0  # -1 = until stopped
         self._next_interval_shot_s = 0.0
         self.listeners: list[Callable[[CameraTrigger], None]] = []
+        # AP_Camera creates its backends at boot: changing CAM1_TYPE needs a reboot, as on ArduPilot
+        self._present = int(self._params["CAM1_TYPE"]) != 0  # type: ignore[index]
 
     @property
     def present(self) -> bool:
-        return int(self._params["CAM1_TYPE"]) != 0  # type: ignore[index]
+        return self._present
 
     def set_trigger_distance(self, distance_m_: float) -> None:
         self.trigger_distance_m = max(0.0, float(distance_m_))
