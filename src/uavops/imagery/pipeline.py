@@ -38,6 +38,8 @@ MOSAIC_NAME = "mosaic.tif"
 FOOTPRINTS_NAME = "footprints.geojson"
 QUALITY_NAME = "quality.json"
 THUMB_LONG_PX = 320
+# pairs whose (heading-free) footprint circles share less than this fraction are not matched
+MIN_PAIR_OVERLAP = 0.25
 
 
 @dataclass(frozen=True)
@@ -342,8 +344,10 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
                 continue
             for b in tree.query(circles[a]):
                 b = int(b)
-                if b > a and b not in bad and circles[a].intersection(circles[b]).area > 0.1 * circles[a].area:
+                if b > a and b not in bad and circles[a].intersection(circles[b]).area > MIN_PAIR_OVERLAP * circles[a].area:
                     pairs.append((a, b))
+        # large surveys keep fewer ties per pair so the adjustment's sparse system stays small
+        max_ties = 200 if n <= 150 else 80
         ransac_px = [max(2.0 * (usable[k].feats.scale if usable[k].feats else 1.0), 0.2 / gsd_native[k]) for k in range(n)]
 
         def do_match(ab: tuple[int, int]) -> PairMatch | None:
@@ -352,7 +356,7 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
             assert fa is not None and fb is not None
             return match_pair(a, b, fa, fb, usable[a].h0, usable[b].h0,  # type: ignore[arg-type]
                               (usable[a].meta.width_px, usable[a].meta.height_px), gate_m,
-                              max(ransac_px[a], ransac_px[b]))
+                              max(ransac_px[a], ransac_px[b]), max_ties=max_ties)
 
         task = bar.add_task("Matching photos", total=len(pairs))
         matches: list[PairMatch] = []
