@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 def test_camera_cli_writes_a_photo_per_trigger(run_cli, tmp_path: Path, small_quake_scene):

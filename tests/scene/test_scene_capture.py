@@ -14,7 +14,6 @@ from uavops.plan.camera import get_camera
 from uavops.scene.camera import read_photo_meta
 from uavops.scene.capture import CaptureSession, PoseHistory
 
-pytestmark = pytest.mark.filterwarnings("ignore")
 
 CAM = get_camera("DJI Phantom 4 Pro").for_image_size(684, 456)
 
@@ -73,9 +72,11 @@ def test_survey_gives_one_photo_per_camera_feedback(tmp_path: Path, small_quake_
     for rec in records:
         assert rec.trigger == "feedback" and rec.pose_source == "interpolated"
         fb = by_idx[rec.img_idx]
-        # the interpolated pose agrees with what the autopilot reported for the same instant
-        assert rec.lat_deg == pytest.approx(fb.lat * 1e-7, abs=2e-6)
-        assert rec.lon_deg == pytest.approx(fb.lng * 1e-7, abs=2e-6)
+        # the pose interpolated from telemetry at the trigger instant agrees with the autopilot's own
+        # record (at 10 m/s a 50 ms timing difference is 0.5 m; a wrong clock mapping would be metres off)
+        from uavops.geo import haversine_m
+
+        assert haversine_m(rec.lat_deg, rec.lon_deg, fb.lat * 1e-7, fb.lng * 1e-7) < 1.0
         assert rec.rel_alt_m == pytest.approx(fb.alt_rel, abs=0.5)
         meta = read_photo_meta(photos / rec.file)
         assert meta["lat_deg"] == pytest.approx(rec.lat_deg, abs=1e-8)

@@ -108,7 +108,7 @@ def test_pre_and_post_differ_realistically_outside_damage(small_quake_scene):
 @pytest.mark.parametrize("event, etype", [("flood", "flood"), ("mudflow", "mudflow"), ("tailings", "tailings"),
                                           ("fire", "burn_scar")])
 def test_every_event_makes_extent_and_damage(tmp_path: Path, event: str, etype: str):
-    scene = make_scene(event, "dushanbe", size_m=400, gsd_cm=40, seed=2, out_dir=tmp_path, overviews=False)
+    scene = make_scene(event, "dushanbe", size_m=360, gsd_cm=40, seed=2, out_dir=tmp_path, overviews=False)
     ev = json.loads(scene.events_path.read_text())
     assert [f["properties"]["event_type"] for f in ev["features"]] == [etype]
     mask = scene.read_mask()

@@ -44,7 +44,7 @@ def lattice_noise(col0: int, row0: int, width: int, height: int, gsd_m: float, s
     Pixel (c, r) of the window has its centre at ((col0 + c + 0.5) * gsd_m, (row0 + r + 0.5) * gsd_m)
     in scene metres; the lattice is global, so neighbouring windows join without seams.
     """
-    step = scale_m / gsd_m  # lattice spacing in pixels
+    step = max(1.0, scale_m / gsd_m)  # lattice spacing in pixels (finer than a pixel would just average out)
     lx0 = int(np.floor((col0 + 0.5) / step)) - 2
     ly0 = int(np.floor((row0 + 0.5) / step)) - 2
     nx = int(np.ceil((col0 + width + 0.5) / step)) - lx0 + 3

@@ -327,7 +327,9 @@ def _noise_pattern(height: int, width: int, noise_dn: float) -> tuple[np.ndarray
     """
     rng = np.random.default_rng(12345)
     offset = int(math.ceil(4 * noise_dn))
-    pattern = np.clip(np.round(rng.normal(offset, noise_dn, size=(height, width, 3))), 0, 255).astype(np.uint8)
+    tile = np.clip(np.round(rng.normal(offset, noise_dn, size=(509, 1021, 3))), 0, 255).astype(np.uint8)
+    reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)  # prime-ish tile: no visible period
+    pattern = np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
     return pattern, offset
 
 

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from shapely import contains_xy
 from shapely.geometry import Point, Polygon
+from shapely.ops import unary_union
+from shapely.prepared import prep
 from shapely.geometry.base import BaseGeometry
 
 from ._noise import hash_uniform, lattice_noise, pixel_noise
@@ -138,8 +141,9 @@ def _ground_rgb(kind: str, tone: float, green: float) -> tuple[tuple[float, floa
         "bank": ((168, 158, 136), dict(wc=0.1, wm=0.12, wf=0.12)),
         "river": ((58, 82, 80), dict(wc=0.06, wm=0.05, wf=0.02, kind=K_WATER)),
         "flood_water": ((126, 106, 78), dict(wc=0.07, wm=0.04, wf=0.02, kind=K_WATER)),
-        "mud": ((116, 96, 72), dict(wc=0.12, wm=0.14, wf=0.12, stripe_period_m=2.5, stripe_amp=0.08)),
-        "tailings_sludge": ((172, 168, 154), dict(wc=0.1, wm=0.1, wf=0.08, stripe_period_m=3.0, stripe_amp=0.07)),
+        "mud": ((112, 94, 72), dict(wc=0.2, wm=0.16, wf=0.14)),
+        "tailings_sludge": ((170, 166, 152), dict(wc=0.16, wm=0.12, wf=0.08)),
+        "boulder": ((138, 132, 124), dict(wc=0.05, wm=0.15, wf=0.15)),
         "tailings_pond": ((128, 150, 146), dict(wc=0.05, wm=0.03, wf=0.02, kind=K_WATER)),
         "tailings_drained": ((186, 180, 162), dict(wc=0.12, wm=0.16, wf=0.1)),
         "dam": ((150, 140, 118), dict(wc=0.06, wm=0.08, wf=0.08)),
@@ -250,11 +254,21 @@ def build_draw_list(layout: Layout, epoch: Epoch, event: EventResult | None, see
     sun = np.array([math.cos(el) * math.sin(az), -math.cos(el) * math.cos(az), math.sin(el)])
     shadow_vec = np.array([-math.sin(az), math.cos(az)]) / math.tan(el)
     post = epoch.name == "post" and event is not None
+    covering = [g for g, k in (event.ground if post and event is not None else [])
+                if k in ("flood_water", "mud", "tailings_sludge")]
+    covered = prep(unary_union(covering)) if covering else None
+    burnt_area = [g for g, k in (event.ground if post and event is not None else []) if k == "burn"]
+    burnt = prep(unary_union(burnt_area)) if burnt_area else None
     bg = _mat(ml, "background", 0.0, green)
     assert bg == 0
     # ground patches
     for p in layout.patches:
         dl.add_geom(p.poly, _mat(ml, p.kind, p.tone, green, p.stripe_angle))
+    # a burn scar chars the ground but leaves asphalt and pavements visible: paint it under the roads
+    if post and event is not None:
+        for geom, kind in event.ground:
+            if kind == "burn":
+                dl.add_geom(geom, _mat(ml, kind, 0.0, green))
     # roads: sidewalks first, then asphalt, then centre markings on main roads
     for r in layout.roads:
         dl.add_geom(r.poly.buffer(2.0, cap_style=2, join_style=2), _mat(ml, "sidewalk"))
@@ -303,6 +317,8 @@ def build_draw_list(layout: Layout, epoch: Epoch, event: EventResult | None, see
             if not (2 < c[0] < S - 2 and 2 < c[1] < S - 2) or not r.poly.contains(Point(*c)):
                 continue
             cars.append((c, math.atan2(d[1], d[0]), palette[cidx[k]]))
+    if covered is not None:
+        cars = [c for c in cars if not covered.contains(Point(c[0][0], c[0][1]))]
     for c, ang, colr in cars:
         body = rect_coords(c[0], c[1], 2.25, 0.9, ang)
         dl.add_coords([body + shadow_vec * 1.3], 0, SHADOW)
@@ -317,7 +333,30 @@ def build_draw_list(layout: Layout, epoch: Epoch, event: EventResult | None, see
     if post:
         assert event is not None
         for geom, kind in event.ground:
-            dl.add_geom(geom, _mat(ml, kind, 0.0, green, angle=0.3))
+            if kind != "burn":
+                dl.add_geom(geom, _mat(ml, kind, 0.0, green, angle=0.3))
+            if kind in ("mud", "tailings_sludge"):
+                mrng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 98])
+                minx, miny, maxx, maxy = geom.bounds
+                bmat = _mat(ml, "boulder")
+                wet = ml.add((86, 74, 60) if kind == "mud" else (150, 148, 138), 0.15, 0.2, 0.1)
+                n_stones = int(geom.area / 60)
+                px = mrng.uniform(minx, maxx, n_stones)
+                py = mrng.uniform(miny, maxy, n_stones)
+                inside = contains_xy(geom, px, py)
+                kinds = mrng.random(n_stones)
+                radii = mrng.exponential(0.35, n_stones) + 0.15
+                angles = np.sort(mrng.uniform(0, 2 * np.pi, (n_stones, 6)), axis=1)
+                jitter = mrng.uniform(0.6, 1.2, (n_stones, 6))
+                for k in np.nonzero(inside)[0]:
+                    if kinds[k] < 0.2:
+                        patch = Point(px[k], py[k]).buffer(float(mrng.uniform(2, 6)), 8)
+                        dl.add_geom(wobble(patch, 1.2, mrng, 1.5), wet)
+                        continue
+                    ring = np.stack([px[k] + radii[k] * jitter[k] * np.cos(angles[k]),
+                                     py[k] + radii[k] * jitter[k] * np.sin(angles[k])], 1)
+                    dl.add_coords([ring + shadow_vec * 0.3 * radii[k]], 0, SHADOW)
+                    dl.add_coords([ring], bmat)
             if kind == "burn":
                 brng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 99])
                 minx, miny, maxx, maxy = geom.bounds
@@ -338,6 +377,11 @@ def build_draw_list(layout: Layout, epoch: Epoch, event: EventResult | None, see
             hull = cv2.convexHull(pts)[:, 0, :].astype(np.float64)
             dl.add_coords([hull], 0, SHADOW)
     trees = layout.trees
+    if post and len(trees) and event is not None and event.event in ("mudflow", "tailings") and covered is not None:
+        trees = trees[[not covered.contains(Point(t[0], t[1])) for t in trees]]
+    tree_burnt = np.zeros(len(trees), bool)
+    if post and len(trees) and burnt is not None:
+        tree_burnt = np.array([burnt.contains(Point(t[0], t[1])) for t in trees], bool)
     ang16 = np.linspace(0, 2 * math.pi, 20, endpoint=False)
     for x, y, r, h, tone in trees:
         off = shadow_vec * h * 0.75
@@ -347,9 +391,12 @@ def build_draw_list(layout: Layout, epoch: Epoch, event: EventResult | None, see
         for d in event.debris:
             dl.add_geom(d, _rubble_mat(ml, np.array([160.0, 150.0, 138.0])))
     # trees: crown with a lit side (concentric offset discs)
-    for x, y, r, h, tone in trees:
+    for (x, y, r, h, tone), charred in zip(trees, tree_burnt):
         g = min(1.0, max(0.0, green + 0.2 * tone))
         col = np.array([58 + 30 * (1 - g), 84 + 14 * g, 44 + 8 * (1 - g)]) * (1 + 0.12 * tone)
+        if charred:
+            col = np.array([52.0, 48.0, 42.0]) * (1 + 0.1 * tone)
+            r = r * 0.7
         for f, k in ((1.0, 0.78), (0.72, 0.95), (0.42, 1.12)):
             o = np.array([sun[0], sun[1]]) * r * (1 - f) * 0.8
             dl.add_coords([np.stack([x + o[0] + r * f * np.cos(ang16), y + o[1] + r * f * np.sin(ang16)], 1)],
