@@ -118,3 +118,19 @@ def test_mosaic_from_capture_log_when_photos_lack_gps(synthetic_flight, tmp_path
     q = json.loads((out / "quality.json").read_text())
     assert q["photos_used"] == 15
     assert q["gps_residual_rmse_m"] < 5.0
+
+
+def test_capture_log_fills_only_what_photos_lack(tmp_path: Path) -> None:
+    from uavops.imagery.captures import CapturePose
+    from uavops.imagery.photos import PhotoMeta
+    from uavops.imagery.pipeline import _apply_captures
+
+    with_gps = PhotoMeta(path=tmp_path / "a.jpg", width_px=10, height_px=10, lat_deg=1.0, lon_deg=2.0, rel_alt_m=None,
+                         yaw_deg=30.0)
+    no_gps = PhotoMeta(path=tmp_path / "b.jpg", width_px=10, height_px=10)
+    rows = [CapturePose(None, 1, 5.0, 6.0, 40.0, None, 2.0, 3.0, 90.0, None),
+            CapturePose(None, 2, 7.0, 8.0, 41.0, None, 1.0, -1.0, 270.0, None)]
+    a, b = _apply_captures([with_gps, no_gps], rows)
+    assert (a.lat_deg, a.lon_deg, a.yaw_deg, a.rel_alt_m) == (1.0, 2.0, 30.0, 40.0)
+    assert (b.lat_deg, b.lon_deg, b.rel_alt_m, b.yaw_deg) == (7.0, 8.0, 41.0, 270.0)
+    assert (b.pitch_deg, b.roll_deg) == (-91.0, 1.0)  # body attitude → gimbal angles of a body-fixed camera

@@ -16,7 +16,8 @@ __all__ = ["cli"]
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("mosaic"),
               show_default=True, help="Output folder: mosaic.tif (COG), footprints.geojson, quality.json.")
 @click.option("--captures", type=click.Path(dir_okay=False, path_type=Path),
-              help="Capture log of `uavops fly` (flight/captures.csv): poses for photos without GPS.")
+              help="Capture log of `uavops fly` (flight/captures.csv): poses for photos without GPS, "
+                   "and height/attitude where photos lack them.")
 @click.option("--gsd", "gsd_cm", type=float, help="Output resolution in cm per pixel (default: the photos' own).")
 @click.option("--camera", help="Camera preset name (see `uavops cameras`) when EXIF make/model is missing or wrong.")
 @click.option("--alt-agl", "alt_agl_m", type=float,

@@ -96,7 +96,10 @@ class _Photo:
 
 
 def _apply_captures(metas: list[PhotoMeta], rows: list[CapturePose]) -> list[PhotoMeta]:
-    """Fill in (or override) poses from the capture log: by file name, else by index in name order."""
+    """Take poses from the capture log for photos without GPS; fill only the missing fields of others.
+
+    Rows are matched by file name, else by index in name order (0- or 1-based, as the log counts).
+    """
     by_name = {r.name.lower(): r for r in rows if r.name}
     indices = [r.index for r in rows if r.index is not None and not r.name]
     base = 0 if indices and min(indices) == 0 else 1
@@ -114,6 +117,12 @@ def _apply_captures(metas: list[PhotoMeta], rows: list[CapturePose]) -> list[Pho
             pitch, roll = -90.0, 0.0
         elif pitch > -45.0:  # body attitude of a body-fixed nadir camera (uavops' convention)
             pitch = pitch - 90.0
+        if m.has_position:
+            out.append(m.with_pose(rel_alt_m=m.rel_alt_m if m.rel_alt_m is not None else r.rel_alt_m,
+                                   yaw_deg=m.yaw_deg if m.yaw_deg is not None else r.yaw_deg,
+                                   pitch_deg=m.pitch_deg if m.pitch_deg is not None else pitch,
+                                   roll_deg=m.roll_deg if m.roll_deg is not None else (roll or 0.0)))
+            continue
         out.append(m.with_pose(lat_deg=r.lat_deg, lon_deg=r.lon_deg,
                                rel_alt_m=r.rel_alt_m if r.rel_alt_m is not None else m.rel_alt_m,
                                alt_amsl_m=r.alt_amsl_m if r.alt_amsl_m is not None else m.alt_amsl_m,
@@ -335,8 +344,8 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
         polys = [Polygon(footprint_corners(ph.h0, ph.meta.width_px, ph.meta.height_px)) for ph in usable]  # type: ignore[arg-type]
         gate_m = 3.0 * opts.gps_sigma_m + 10.0
         # headings may be wrong (see orient.py): pair photos by footprint circles, not rotated rectangles
-        circles = [ph.xy is not None and Polygon(polys[k].exterior).centroid.buffer(
-            0.5 * min(ph.meta.width_px, ph.meta.height_px) * gsd_native[k] + 0.5 * gate_m) for k, ph in enumerate(usable)]
+        circles = [polys[k].centroid.buffer(0.5 * min(ph.meta.width_px, ph.meta.height_px) * gsd_native[k] + 0.5 * gate_m)
+                   for k, ph in enumerate(usable)]
         tree = STRtree(circles)
         pairs = []
         for a in range(n):
