@@ -9,8 +9,10 @@ co-registered working grid:
 
 * pixel change F1 (truth: damage mask classes 1-4) of the detector and of the baselines
   absdiff+Otsu, CVA+Otsu and 1-SSIM+Otsu, computed in the same run;
-* the xView2-style score: 0.3 x localisation F1 (pixels of grades 1-3) + 0.7 x harmonic mean of the
-  per-grade F1 over buildings (the four EMS grades);
+* the xView2-style score: 0.3 x localisation F1 + 0.7 x harmonic mean of the per-grade F1 over
+  buildings (the four EMS grades). Localisation F1 is pixel F1 of "damaged" (truth mask classes 1-3)
+  against the graded footprints (grade >= Possibly damaged) -- what damage.tif holds when footprints
+  are given; the same score with the raw pixel map of the network is reported beside it;
 * the post-only variant (no pre image), and the false-alarm fraction on a no-damage pair (one flight
   against a perturbed copy: exposure, white balance, gamma, 3 px shift, JPEG).
 Figures are pooled over scenes (sums of TP/FP/FN, all buildings together).
@@ -30,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from uavops.damage.baselines import BASELINES  # noqa: E402
-from uavops.damage.buildings import grade_buildings, read_footprints  # noqa: E402
+from uavops.damage.buildings import burn_grades, grade_buildings, read_footprints  # noqa: E402
 from uavops.damage.detector import detect_changes  # noqa: E402
 from uavops.damage.inputs import ImagePair, load_pair  # noqa: E402
 from uavops.damage.metrics import f1, grade_f1s, harmonic_mean  # noqa: E402
@@ -75,7 +77,7 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]]) -> dict[str, objec
 
     model = load_model()
     change_c = {name: Counts() for name in ["detector", "detector_post_only", *BASELINES]}
-    loc_c, loc_post = Counts(), Counts()
+    loc_c, loc_post, loc_fp = Counts(), Counts(), Counts()
     pred_g, pred_g_post, truth_g = [], [], []
     false_alarm = []
     per_scene = []
@@ -103,6 +105,8 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]]) -> dict[str, objec
         fps = read_footprints(d / "buildings.geojson", pair.grid)
         graded = grade_buildings(fps, change, pair.grid, model.card.get("grader"))
         pred_g += [b.damage_gra for b in graded]
+        burnt = burn_grades(graded, change.classes.shape)
+        loc_fp.add((burnt >= 1) & (burnt <= 3), t_loc, valid)
         truth_g += [str(b.footprint.properties.get("damage_gra")) for b in graded]
         # Post-only.
         single = detect_changes(ImagePair(grid=pair.grid, post=pair.post, post_valid=pair.post_valid),
@@ -133,9 +137,12 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]]) -> dict[str, objec
         "change_f1": {k: round(v.f1, 4) for k, v in change_c.items()},
         "best_baseline_change_f1": round(best_base, 4),
         "change_f1_ratio_vs_best_baseline": round(change_c["detector"].f1 / max(best_base, 1e-9), 2),
-        "localisation_f1": round(loc_c.f1, 4),
+        "localisation_f1_pixels": round(loc_c.f1, 4),
+        "localisation_f1": round(loc_fp.f1, 4),
         "grade_f1": {k: round(v, 4) for k, v in grade.items()},
-        "xview2_score": round(0.3 * loc_c.f1 + 0.7 * harmonic_mean(list(grade.values())), 4),
+        "grade_f1_harmonic_mean": round(harmonic_mean(list(grade.values())), 4),
+        "xview2_score": round(0.3 * loc_fp.f1 + 0.7 * harmonic_mean(list(grade.values())), 4),
+        "xview2_score_pixel_localisation": round(0.3 * loc_c.f1 + 0.7 * harmonic_mean(list(grade.values())), 4),
         "post_only": {"localisation_f1": round(loc_post.f1, 4), "grade_f1": {k: round(v, 4) for k, v in grade_post.items()},
                       "xview2_score": round(0.3 * loc_post.f1 + 0.7 * harmonic_mean(list(grade_post.values())), 4)},
         "no_damage_flagged_frac_max": round(max(false_alarm), 5),

@@ -27,7 +27,7 @@ from .inputs import WorkGrid
 from .model import CLASS_NAMES
 
 __all__ = ["Footprint", "read_footprints", "GradedBuilding", "grade_buildings", "building_features",
-           "FEATURE_NAMES"]
+           "FEATURE_NAMES", "burn_grades"]
 
 
 @dataclass
@@ -218,3 +218,12 @@ def grade_buildings(footprints: list[Footprint], change: ChangeMap, grid: WorkGr
         graded.append(GradedBuilding(fp, DAMAGE_GRADES[j], float(gp[i, j]), area,
                                      tuple(float(v) for v in gp[i]), int(counts[i])))  # type: ignore[arg-type]
     return graded
+
+
+def burn_grades(graded: list[GradedBuilding], shape: tuple[int, int]) -> np.ndarray:
+    """Raster of building grades (0..3 = index in DAMAGE_GRADES) on the working grid; 255 outside buildings."""
+    if not graded:
+        return np.full(shape, 255, np.uint8)
+    order = sorted(graded, key=lambda b: DAMAGE_GRADES.index(b.damage_gra))  # worst grade wins overlaps
+    shapes = [(mapping(b.footprint.geometry_grid), DAMAGE_GRADES.index(b.damage_gra)) for b in order]
+    return rasterize(shapes, out_shape=shape, fill=255, dtype="uint8")

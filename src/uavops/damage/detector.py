@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from ..progress import progress_bar
@@ -120,6 +121,10 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
     logp = np.log(probs.astype(np.float32) + 1.0) + bias[:, None, None]
     classes = np.argmax(logp, axis=0).astype(np.uint8)
     classes[~valid] = 0
+    # Specks of one or two working pixels (a car's edge, a leaf) are not damage an operator can act on.
+    changed = (classes >= 1).astype(np.uint8)
+    kept = cv2.morphologyEx(changed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    classes[(changed > 0) & (kept == 0)] = 0
     probs[:, ~valid] = 0
     probs[0, ~valid] = 255
     notes = list(pair.notes)

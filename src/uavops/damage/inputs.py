@@ -149,7 +149,7 @@ def _read_plain(path: Path, what: str) -> np.ndarray:
 
 
 def load_pair(post_path: str | Path, pre_path: str | Path | None = None, *, work_gsd_m: float = 0.2,
-              max_plain_side_px: int = 1600) -> ImagePair:
+              max_plain_side_px: int = 1000) -> ImagePair:
     """Read the post image (and the optional pre image) onto the working grid.
 
     Parameters

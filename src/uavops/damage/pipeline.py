@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import InputError
 from ..files import ensure_out_dir, write_json
 from ..package import DAMAGE_GRADES, EVENT_TYPES, DamagePackageMeta, EventInfo, PackageFile, sha256_file
-from .buildings import GradedBuilding, grade_buildings, read_footprints
+from .buildings import GradedBuilding, burn_grades, grade_buildings, read_footprints
 from .detector import ChangeMap, detect_changes
 from .inputs import ImagePair, load_pair
 from .model import load_model
@@ -40,7 +40,7 @@ class DamageOptions:
     source_id: str | None = None
     licence: str = "CC-BY-4.0"
     work_gsd_m: float = 0.2
-    max_plain_side_px: int = 1600
+    max_plain_side_px: int = 1000
     max_places: int = 6
     progress: bool | None = None
 
@@ -153,6 +153,11 @@ def run_damage(post: str | Path, out_dir: str | Path, *, pre: str | Path | None 
         "area_m2": round(e.pixels * grid.pixel_area_m2, 1) if grid.pixel_area_m2 else None,
         "obs_date": obs_date, "det_method": det_method, "source_id": source_id}} for i, e in enumerate(extents, 1)]
     write_geojson(out / "event_extent.geojson", ext_feats, pixel_grid=not grid.georeferenced)
+    if graded:
+        # With footprints, a building's pixels carry its grade (what the grader decided, not the raw pixels).
+        burnt = burn_grades(graded, change.classes.shape)
+        inside = burnt != 255
+        change.classes[inside & change.valid] = burnt[inside & change.valid]
     write_damage_cog(out / "damage.tif", change, grid)
     if not grid.georeferenced:
         write_change_mask(out / "change_mask.png", change, grid)
@@ -176,6 +181,9 @@ def run_damage(post: str | Path, out_dir: str | Path, *, pre: str | Path | None 
         "assessed_area": round(valid_px * (px_area or 1.0), 1),
         "changed_fraction": round((damaged_px + extent_px) / max(valid_px, 1), 5),
         "compared_fraction": round(float(change.compared.sum()) / max(valid_px, 1), 4),
+        "changed_fraction_where_compared": round(
+            float(((change.classes >= 1) & change.compared).sum()) / max(int(change.compared.sum()), 1), 5)
+        if change.compared.any() else None,
         "registration": None if change.registration is None else {
             "method": change.registration.method, "inliers": change.registration.inliers,
             "residual_shift_px": round(change.registration.residual_shift_px, 2)},
