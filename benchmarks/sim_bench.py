@@ -52,12 +52,16 @@ def fly_over_tcp(speedup: float) -> None:
             eeprom_dir=Path(tmp), ekf_settle_s=41.0)) as sim:
         t0 = time.monotonic()
         m = mavutil.mavlink_connection(sim.tcp_url, source_system=255)
-        m.wait_heartbeat(timeout=10)
+        hb = m.wait_heartbeat(timeout=10)
+        while hb.system_status == 1:  # MAV_STATE_BOOT: mission storage not ready yet
+            hb = m.recv_match(type="HEARTBEAT", blocking=True, timeout=10)
         m.mav.request_data_stream_send(1, 1, 0, 4, 1)
         m.mav.mission_count_send(1, 1, len(items), 0)
         while True:
             req = m.recv_match(type=["MISSION_REQUEST", "MISSION_ACK"], blocking=True, timeout=5)
             if req.get_type() == "MISSION_ACK":
+                if req.type != 0:
+                    raise SystemExit(f"mission upload refused: MISSION_ACK {req.type}")
                 break
             f = items[req.seq].to_int_fields()
             m.mav.mission_item_int_send(1, 1, req.seq, f["frame"], f["command"], 0, 1, f["param1"], f["param2"],
@@ -97,6 +101,7 @@ def flat_out() -> None:
     items, _ = survey_items()
     sim = RunningSim(SimConfig(home=HOME, tcp_port=None, udp_out=None, params_file=find_profile(), ekf_settle_s=2))
     gcs = sim.connect_in_process()
+    sim.advance(1.5)  # past the boot second
     gcs.send(gcs.mav.mission_count_encode(1, 1, len(items), 0))
     for _ in range(len(items)):
         req = gcs.take("MISSION_REQUEST")[-1]
