@@ -324,6 +324,10 @@ class GcsHub:
             self.v.on_gcs_heartbeat()
 
     def _on_request_data_stream(self, link: "Link", msg: Any) -> None:
+        if self.v.home_set and msg.start_stop and not getattr(link, "home_sent", False):
+            link.home_sent = True  # type: ignore[attr-defined]  # SITL then sends home and origin once
+            link.send(self._make("HOME_POSITION"))
+            link.send(self._make("GPS_GLOBAL_ORIGIN"))
         groups = list(STREAM_GROUPS) if msg.req_stream_id == M.MAV_DATA_STREAM_ALL else [msg.req_stream_id]
         for group in groups:
             for name in STREAM_GROUPS.get(group, ()):
