@@ -143,3 +143,26 @@ def test_nadir_image_top_points_along_heading(marker_scene):
 def test_camera_below_ground_is_a_clear_error(marker_scene):
     with pytest.raises(ImageryError, match="not above the ground"):
         render_photo(marker_scene[0], CameraPose(SITE[0], SITE[1], GROUND_M - 5), CAM)
+
+
+def test_dem_relief_moves_points_where_geometry_says(marker_scene):
+    """A sloping terrain model: each marker is seen where its 3-D position (on the slope) projects."""
+    scene, lon, lat = marker_scene
+    proj = scene.projection
+    x0, y0 = proj.to_xy(SITE[1], SITE[0])
+
+    def dem(x, y):  # a 15 % slope rising to the north-east, 790 m at the site
+        return GROUND_M + 0.1 * (np.asarray(x) - x0) + 0.1 * (np.asarray(y) - y0)
+
+    pose = CameraPose(SITE[0], SITE[1], GROUND_M + 70.0, 0, 5, 30)
+    img = render_photo(scene, pose, CAM, distortion=False, radiometry=False, dem=dem)
+    mx, my = proj.to_xy(lon, lat)
+    u, v = project_lonlat(pose, CAM, lon, lat, dem(mx, my))
+    inside = (u > 8) & (v > 8) & (u < CAM.image_width_px - 9) & (v < CAM.image_height_px - 9)
+    pred = np.stack([u[inside], v[inside]], 1)
+    found = _blobs(img)
+    d = np.linalg.norm(pred[:, None, :] - found[None, :, :], axis=2).min(axis=1)
+    assert len(pred) > 10 and d.max() < 0.5, d.max()
+    # and it differs from the flat-ground picture by metres on the ground, i.e. many pixels
+    flat_u, flat_v = project_lonlat(pose, CAM, lon, lat, np.full(lon.shape, GROUND_M))
+    assert np.nanmax(np.hypot(flat_u - u, flat_v - v)[inside]) > 20

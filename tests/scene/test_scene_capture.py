@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from marks import requires_sitl
 from uavops.errors import LinkTimeout
 from uavops.mission import MAV_CMD, MAV_FRAME, MissionItem
 from uavops.plan.camera import get_camera
@@ -38,17 +39,19 @@ def _survey(home, alt_m: float, spacing_m: float) -> list[MissionItem]:
     return items
 
 
-def test_survey_gives_one_photo_per_camera_feedback(tmp_path: Path, small_quake_scene):
+@pytest.mark.parametrize("backend", ["builtin", pytest.param("ardupilot", marks=[pytest.mark.sitl, requires_sitl])])
+def test_survey_gives_one_photo_per_camera_feedback(tmp_path: Path, small_quake_scene, backend: str):
     from fixtures.vehicles import MavClient, start_vehicle
 
-    with start_vehicle("builtin", tmp_path, extra_tcp_ports=(0,)) as vehicle:
+    options = {"extra_tcp_ports": (0,)} if backend == "builtin" else {}
+    with start_vehicle(backend, tmp_path, **options) as vehicle:
         gcs = MavClient(vehicle.connect_url, vehicle.speedup)
         photos = tmp_path / "photos"
         with CaptureSession(vehicle.extra_urls[0], small_quake_scene, photos, CAM, seed=4) as cap:
             gcs.request_streams(4)
             assert gcs.upload(_survey(vehicle.home, 40.0, 15.0)).type == 0
             assert gcs.set_mode(4).result == 0
-            gcs.arm_when_ready()
+            gcs.arm_when_ready(timeout_sim_s=vehicle.ekf_settle_s + 120)
             assert gcs.command(300, 0, 0).result == 0
             feedback = []
             while True:
@@ -56,9 +59,9 @@ def test_survey_gives_one_photo_per_camera_feedback(tmp_path: Path, small_quake_
                 assert msg is not None, f"mission stalled; texts {gcs.texts[-5:]}"
                 if msg.get_type() == "CAMERA_FEEDBACK":
                     feedback.append(msg)
-                elif not msg.base_mode & 128 and feedback:
+                elif msg.get_srcComponent() == 1 and not msg.base_mode & 128 and feedback:
                     break
-            assert len(feedback) >= 8
+            assert len(feedback) >= 8, f"{len(feedback)} shots; texts {gcs.texts[-8:]}"
             assert cap.wait_for_photos(len(feedback), 120)
         gcs.close()
     records = cap.records

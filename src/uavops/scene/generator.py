@@ -116,7 +116,8 @@ def make_scene(event: str, location: str | Location, size_m: float = 600.0, gsd_
     tile = max(block, (tile_px // block) * block)
     windows = [(c, r, min(tile, size_px - c), min(tile, size_px - r))
                for r in range(0, size_px, tile) for c in range(0, size_px, tile)]
-    with atomic_path(out / SCENE_FILES["pre"]) as pre_tmp, atomic_path(out / SCENE_FILES["post"]) as post_tmp, \
+    # GDAL would otherwise cache up to 5 % of RAM of written blocks; 256 MB keeps a km² scene bounded
+    with rasterio.Env(GDAL_CACHEMAX=256), atomic_path(out / SCENE_FILES["pre"]) as pre_tmp, atomic_path(out / SCENE_FILES["post"]) as post_tmp, \
             atomic_path(out / SCENE_FILES["mask"]) as mask_tmp:
         prof = _rgb_profile(proj.epsg, transform, size_px, block)
         mprof = dict(prof, count=1, photometric="MINISBLACK", predictor=1)
