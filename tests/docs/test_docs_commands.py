@@ -267,3 +267,22 @@ def test_checker_catches_drift() -> None:
     assert _choices("  --event [auto|earthquake|fire]  Event.", "--event") == {"auto", "earthquake", "fire"}
     assert _choices("  --alt FLOAT  Height.", "--alt") == set()
     assert _help_commands("Usage: x\n\nCommands:\n  add   Add.\n  list  List.\n") == {"add", "list"}
+
+
+@pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: p.name)
+def test_relative_links_point_to_files(doc: Path) -> None:
+    """Links between the pages ([docs/sitl.md](docs/sitl.md), [sitl.md](sitl.md)) lead somewhere."""
+    text = doc.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", text)
+    local = [t for t in targets if not re.match(r"^[a-z]+://", t) and not t.startswith("mailto:")]
+    missing = [t for t in local if not (doc.parent / t).exists()]
+    assert not missing, f"{doc.name} links to missing files: {missing}"
+
+
+def test_scenarios_are_all_in_the_training_exercise() -> None:
+    """Every scenario shipped in sim/scenarios has its section in docs/training.md."""
+    training = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    names = sorted(p.stem for p in (ROOT / "sim" / "scenarios").glob("*.toml"))
+    assert names, "no scenarios found"
+    missing = [n for n in names if f"`{n}`" not in training]
+    assert not missing, f"docs/training.md has no section for {missing}"
