@@ -128,8 +128,12 @@ def _strip_grades(buildings: Path, out: Path) -> Path:
 
 
 @contextmanager
-def _vehicle(opts: DemoOptions, home: Location, seed: int, wind: Any) -> Iterator[str]:
-    """Start the vehicle the demo flies; yields the ground station's connection string."""
+def _vehicle(opts: DemoOptions, home: Location, seed: int, wind: Any) -> Iterator[tuple[str, str]]:
+    """Start the vehicle the demo flies; yields connection strings for the ground station and the camera.
+
+    ArduPilot SITL serves one client per TCP port (5760, 5762, 5763 like SERIAL0..2), so the
+    camera takes the second port there; the built-in simulator serves many clients per port.
+    """
     if opts.backend == "builtin":
         from ..sim import SimConfig, start_sim
         from ..sim.profiles import find_profile
@@ -138,7 +142,7 @@ def _vehicle(opts: DemoOptions, home: Location, seed: int, wind: Any) -> Iterato
                                   params_file=find_profile(), wind_speed_mps=wind.speed_mps,
                                   wind_dir_deg=wind.from_deg, wind_turbulence_mps=wind.turbulence_mps))
         try:
-            yield sim.tcp_url
+            yield sim.tcp_url, sim.tcp_url
         finally:
             sim.stop()
     elif opts.backend == "ardupilot":
@@ -149,9 +153,51 @@ def _vehicle(opts: DemoOptions, home: Location, seed: int, wind: Any) -> Iterato
 
         with SitlProcess(SitlConfig(binary=binary, home=home, speedup=opts.speedup, params_files=[_find()],
                                     workdir=ensure_out_dir(opts.out_dir / "sitl"))) as proc:
-            yield proc.tcp_url
+            urls = proc.tcp_urls
+            yield urls[0], urls[1]
     else:
         raise InputError(f"Unknown backend '{opts.backend}'; use builtin or ardupilot.")
+
+
+class _CameraStarter:
+    """Starts the virtual camera as soon as the vehicle accepts its connection.
+
+    ArduPilot SITL opens its second MAVLink port only once the first has a client, so the
+    camera is retried in the background while the flight stage connects.
+    """
+
+    def __init__(self, factory: Callable[[], Any], timeout_s: float = 120.0) -> None:
+        self._factory = factory
+        self._timeout_s = timeout_s
+        self.session: Any = None
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-camera-start", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from ..errors import LinkError
+
+        deadline = time.monotonic() + self._timeout_s
+        while not self._stop.is_set():
+            session = self._factory()
+            try:
+                self.session = session.start()
+                return
+            except (LinkError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    self.error = exc
+                    return
+                self._stop.wait(0.3)
+
+    def stop(self) -> list[Any]:
+        self._stop.set()
+        self._thread.join(timeout=self._timeout_s)
+        if self.session is None:
+            if self.error is not None:
+                raise SimError(f"The virtual camera could not connect to the vehicle ({self.error}).")
+            return []
+        return list(self.session.stop())
 
 
 class _HubThread:
@@ -266,9 +312,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     home = Location("demo home", location.country_iso2, plan.mission.home.lat_deg, plan.mission.home.lon_deg,
                     scene.ground_amsl_m)
     with stages.stage("fly", f"{opts.backend} vehicle at {opts.speedup:g}x with the virtual camera"):
-        with _vehicle(opts, home, seed, scenario.wind) as url:
-            capture = CaptureSession(url, scene, out / "photos", camera, seed=seed)
-            capture.start()
+        with _vehicle(opts, home, seed, scenario.wind) as (url, camera_url):
+            capture = _CameraStarter(lambda: CaptureSession(camera_url, scene, out / "photos", camera, seed=seed))
             try:
                 with FlightDisplay(live=opts.progress, console=console) as display:
                     # GCS heartbeats at 1 Hz of simulated time, or FS_GCS fires at high speed-up (as on SITL).
@@ -284,7 +329,9 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
 
     with stages.stage("mosaic", f"{len(photos)} photos"):
         mosaic = build_mosaic(out / "photos", out / "mosaic",
-                              MosaicOptions(camera=camera.name, gsd_cm=opts.mosaic_gsd_cm, progress=opts.progress))
+                              MosaicOptions(camera=camera.name, progress=opts.progress,
+                                            # finer than the scene itself would only add empty pixels
+                                            gsd_cm=opts.mosaic_gsd_cm or max(scene.gsd_cm, plan.gsd_cm)))
 
     with stages.stage("damage", "post-event mosaic against the pre-event reference"):
         footprints = _strip_grades(scene.path("buildings"), out / "footprints.geojson")
@@ -307,7 +354,9 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
         "photos_expected": plan.summary.get("photo_count"),
         "area_ha": round(float(plan.summary.get("area_m2", 0.0)) / 1e4, 2),
         "plan_gsd_cm": round(plan.gsd_cm, 2),
-        "mosaic_gsd_cm": mosaic.quality.get("gsd_cm"),
+        "mosaic_gsd_cm": (mosaic.quality.get("mosaic") or {}).get("gsd_cm") if isinstance(
+            mosaic.quality.get("mosaic"), dict) else mosaic.quality.get("gsd_native_cm"),
+        "tie_rmse_px": mosaic.quality.get("tie_rmse_px"),
         "damaged_buildings": counts.get("Damaged", 0),
         "destroyed_buildings": counts.get("Destroyed", 0),
         "report_id": upload.report_id,
