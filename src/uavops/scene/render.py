@@ -366,9 +366,10 @@ def build_draw_list(layout: Layout, epoch: Epoch, event: EventResult | None, see
                         dl.add_geom(wobble(p.buffer(float(brng.uniform(1, 4))), 0.8, brng, 1.0), _mat(ml, "ash"))
     # shadows of buildings and trees
     for b in layout.buildings:
-        collapsed = post and b.grade == 3
+        if post and b.grade == 3:
+            continue  # a rubble heap shades itself (texture), it casts no building shadow
         for part in b.parts:
-            h = 1.2 if collapsed else part.height_m
+            h = part.height_m
             if part.roof == "tank":
                 base = np.asarray(Point(part.cx, part.cy).buffer(part.hl, 16).exterior.coords)[:-1]
             else:
@@ -515,8 +516,8 @@ def render_tile(dl: DrawList, table: np.ndarray, epoch: Epoch, col0: int, row0: 
     kind = cols[9][lab] if special.any() else None
     rub = ((kind == K_RUBBLE) | (kind == K_CHAR)) if kind is not None else None
     if rub is not None and rub.any():
-        a = lattice_noise(col0, row0, w, h, gsd_m, 0.16, salt + 4, cubic=False)
-        b = lattice_noise(col0, row0, w, h, gsd_m, 0.07, salt + 5, cubic=False)
+        a = lattice_noise(col0, row0, w, h, gsd_m, 0.32, salt + 4)
+        b = lattice_noise(col0, row0, w, h, gsd_m, 0.11, salt + 5)
         rr, cc = np.nonzero(rub)
         av, bv = a[rr, cc], b[rr, cc]
         base = table[lab[rr, cc], :3]
@@ -524,11 +525,12 @@ def render_tile(dl: DrawList, table: np.ndarray, epoch: Epoch, col0: int, row0: 
         brick = np.array([150.0, 88.0, 68.0], np.float32)
         mix = np.clip((av + 1) * 0.5, 0, 1)[:, None]
         col = base * (1 - mix) + dust * mix * 0.9
-        col = np.where((bv > 0.55)[:, None], brick, col)
+        col = np.where((av > 0.62)[:, None], 0.55 * brick + 0.45 * col, col)
         charr = kind[rr, cc] == K_CHAR
         col[charr] *= 0.35
-        shade = (0.62 + 0.55 * (bv + 1) * 0.5)[:, None] * np.where((av < -0.55)[:, None], 0.35, 1.0)
-        rgb[rr, cc] = col * shade
+        gap = np.clip((-0.6 - bv) * 4.0, 0.0, 1.0)  # dark voids between chunks, soft-edged
+        shade = ((0.7 + 0.5 * (bv + 1) * 0.5) * (1.0 - 0.65 * gap))[:, None]
+        rgb[rr, cc] = col * shade * mod[rr, cc][:, None]
     if kind is None:
         kind = np.zeros((1, 1), np.float32)
     water = kind == K_WATER
