@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.vehicles import start_vehicle
+from marks import requires_sitl
 from uavops.sim.geo import offset_deg
 
 MAVPROXY = shutil.which("mavproxy.py") or str(Path(sys.executable).parent / "mavproxy.py")
@@ -28,8 +30,19 @@ def _write_waypoints(path: Path, home, legs: list[tuple[float, float]], alt_m: f
     return len(rows) - 1
 
 
+BACKENDS = ["builtin", pytest.param("ardupilot", marks=[pytest.mark.sitl, requires_sitl])]
+
+
 @pytest.mark.skipif(not Path(MAVPROXY).exists(), reason="MAVProxy is not installed")
-def test_mavproxy_flies_waypoints_file(vehicle, tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mavproxy_flies_waypoints_file(backend, tmp_path):
+    # MAVProxy is an interactive program: give it a speed-up (8) at which a busy CI machine still
+    # answers mission requests within ArduPilot's 8 s (simulated) upload timeout
+    with start_vehicle(backend, tmp_path, speedup=8.0) as vehicle:
+        _fly_with_mavproxy(vehicle, tmp_path)
+
+
+def _fly_with_mavproxy(vehicle, tmp_path):
     wp_file = tmp_path / "survey.waypoints"
     count = _write_waypoints(wp_file, vehicle.home, [(60.0, 0.0), (60.0, 40.0)])
     proc = subprocess.Popen([MAVPROXY, "--master", vehicle.connect_url, "--source-system", "255", "--nodtr",
@@ -55,7 +68,7 @@ def test_mavproxy_flies_waypoints_file(vehicle, tmp_path):
     try:
         wait_for("Detected vehicle", 30)
         # heartbeats faster than FS_GCS_TIMEOUT in simulated time (the profile enables the GCS failsafe)
-        send(f"set heartbeat {int(vehicle.speedup * 2)}")
+        send(f"set heartbeat {int(vehicle.speedup * 3)}")
         send(f"wp load {wp_file}")
         wait_for(f"Sent all {count} waypoints", 30)
         wait_for("ACCEPTED", 10)
