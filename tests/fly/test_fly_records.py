@@ -71,6 +71,13 @@ def test_resume_starts_at_last_photo_of_the_interrupted_leg() -> None:
     for lg in mission.legs:
         assert wire[lg.end_seq].command == MAV_CMD.DO_SET_CAM_TRIGG_DIST
     assert leg1[0] not in mission.photos and leg1[2] in mission.photos
+    # run-out: the resumed leg ends half a photo spacing beyond its planned end
+    from uavops.fly.records import _dist_m
+
+    orig_end = plan.wire_items()[plan.legs[1].start_seq + 2]
+    new_end = wire[mission.legs[0].start_seq + 2]
+    assert 6.0 < _dist_m(orig_end.param5, orig_end.param6, new_end.param5, new_end.param6) < 9.0
+    assert new_end.param5 < orig_end.param5  # leg 1 flies south: extended further south
 
 
 def test_resume_between_legs_starts_at_the_next_leg_start() -> None:

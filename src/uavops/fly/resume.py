@@ -43,6 +43,15 @@ def _prefix(plan: Mission, first_seq: int) -> list[MissionItem]:
     return out
 
 
+def _extend(a: MissionItem, b: MissionItem, extra_m: float) -> MissionItem:
+    """``b`` moved ``extra_m`` further along the direction a→b."""
+    d = _dist_m(a.param5, a.param6, b.param5, b.param6)
+    if d < 1e-3 or extra_m <= 0:
+        return b
+    k = extra_m / d
+    return replace(b, param5=b.param5 + (b.param5 - a.param5) * k, param6=b.param6 + (b.param6 - a.param6) * k)
+
+
 def leg_of_seq(legs: list[SurveyLeg], seq: int) -> SurveyLeg | None:
     for leg in legs:
         if leg.start_seq <= seq <= leg.end_seq:
@@ -89,15 +98,29 @@ def build_resume_mission(plan: Mission, completed_legs: set[int], captures: list
                 break
     if from_photo is not None:
         start_item = replace(start_item, param5=from_photo.lat_deg, param6=from_photo.lon_deg)
-    items = prefix + [start_item] + wire[first.start_seq + 1:]
+    rest = wire[first.start_seq + 1:]
+    # Run-out: a resumed leg starts where the vehicle was accepted at its first waypoint (up to
+    # WPNAV_RADIUS late), which shifts the whole distance-trigger train; extending the leg's last
+    # waypoint by half a photo spacing keeps its last planned photo inside the triggered stretch.
+    end_idx = max((i for i, it in enumerate(rest, first.start_seq + 1)
+                   if i <= first.end_seq and it.is_nav_with_position), default=None)
+    end_item = None
+    if end_idx is not None and len(leg_photos) >= 2:
+        spacing = _dist_m(leg_photos[0].lat_deg, leg_photos[0].lon_deg, leg_photos[1].lat_deg, leg_photos[1].lon_deg)
+        end_item = _extend(start_item, wire[end_idx], 0.5 * spacing)
+        rest = list(rest)
+        rest[end_idx - first.start_seq - 1] = end_item
+    items = prefix + [start_item] + rest
     shift = len(prefix) + 1 - first.start_seq
     new_legs = []
     for lg in legs:
         if lg.start_seq < first.start_seq:
             continue
         nl = replace(lg, start_seq=lg.start_seq + shift, end_seq=lg.end_seq + shift)
-        if lg.leg == first.leg and start_item is not wire[first.start_seq]:
+        if lg.leg == first.leg:
             nl = replace(nl, start_lat_deg=start_item.param5, start_lon_deg=start_item.param6)
+            if end_item is not None:
+                nl = replace(nl, end_lat_deg=end_item.param5, end_lon_deg=end_item.param6)
         new_legs.append(nl)
     kept_legs = {lg.leg for lg in new_legs}
     photos = [p for p in plan.photos if p.leg in kept_legs

@@ -267,17 +267,6 @@ class VehicleSession:
         self.record.update(state="completed" if new_ledger["missing_count"] == 0 else "gaps_remaining")
         return "completed"
 
-    def _active_on_vehicle(self) -> Mission | None:
-        path = self.out_dir / "active.plan"
-        if not path.exists():
-            return None
-        active = _read(path)
-        try:
-            res = self.link.mission.verify(active.wire_items())
-        except LinkError:
-            return None
-        return active if res.ok else None
-
 
 # --- orchestration -------------------------------------------------------------------------
 def _new_record(out_dir: Path, parts: list[Mission], plan_path: str, url: str, label: str) -> FlightRecord:
