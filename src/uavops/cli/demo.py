@@ -19,7 +19,8 @@ from .options import emit_json, get_settings, json_option
               help="ArduPilot SITL arducopter binary for --backend ardupilot.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True, help="Everything the demo writes goes here.")
-@click.option("--size-m", type=click.FloatRange(min=100), default=None, help="Side of the generated scene (m).")
+@click.option("--size-m", type=click.FloatRange(min=150), default=None,
+              help="Side of the generated scene (m); at least 150 so the survey takes several photos.")
 @click.option("--scene-gsd-cm", type=click.FloatRange(min=1, max=20), default=None,
               help="Pixel size of the generated scene (cm).")
 @click.option("--area-max-m", type=click.FloatRange(min=50), default=None,
