@@ -5,9 +5,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
-
 
 def test_camera_cli_writes_a_photo_per_trigger(run_cli, tmp_path: Path, small_quake_scene):
     from fixtures.vehicles import MavClient, start_vehicle

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -16,8 +15,15 @@ from uavops.errors import ImageryError
 from uavops.geo import LocalProjection
 from uavops.plan.camera import get_camera
 from uavops.scene import load_scene
-from uavops.scene.camera import (DEFAULT_DISTORTION, CameraPose, LensDistortion, photo_footprint_lonlat,
-                                 pixel_to_lonlat, project_lonlat, render_photo)
+from uavops.scene.camera import (
+    DEFAULT_DISTORTION,
+    CameraPose,
+    LensDistortion,
+    photo_footprint_lonlat,
+    pixel_to_lonlat,
+    project_lonlat,
+    render_photo,
+)
 
 GROUND_M = 790.0
 SITE = (42.8746, 74.5698)  # Bishkek, 1.6° from the UTM 43 central meridian: grid convergence ≈ 1.1°

@@ -7,14 +7,13 @@ import math
 from pathlib import Path
 
 import pytest
-
 from marks import requires_sitl
+
 from uavops.errors import LinkTimeout
 from uavops.mission import MAV_CMD, MAV_FRAME, MissionItem
 from uavops.plan.camera import get_camera
 from uavops.scene.camera import read_photo_meta
 from uavops.scene.capture import CaptureSession, PoseHistory
-
 
 CAM = get_camera("DJI Phantom 4 Pro").for_image_size(684, 456)
 

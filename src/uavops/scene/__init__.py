@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["Scene", "load_scene", "make_scene", "import_orthophoto", "EVENTS", "MASK_VALUES"]
+__all__ = ["EVENTS", "MASK_VALUES", "Scene", "import_orthophoto", "load_scene", "make_scene"]
 
 _WHERE = {"Scene": "model", "load_scene": "model", "make_scene": "generator", "MASK_VALUES": "generator",
           "import_orthophoto": "ortho", "EVENTS": "events"}

@@ -23,7 +23,7 @@ from PIL import Image
 from ..errors import ImageryError
 from ..files import atomic_path
 
-__all__ = ["write_photo", "read_photo_meta", "build_xmp"]
+__all__ = ["build_xmp", "read_photo_meta", "write_photo"]
 
 
 def _rational(value: float, denominator: int = 10000) -> tuple[int, int]:

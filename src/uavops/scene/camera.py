@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -35,19 +35,19 @@ from ..geo import LocalProjection
 from .model import Scene
 
 __all__ = [
+    "DEFAULT_DISTORTION",
     "CameraPose",
     "LensDistortion",
-    "DEFAULT_DISTORTION",
     "Radiometry",
     "camera_matrix",
-    "rotation_enu_from_camera",
-    "project_lonlat",
-    "pixel_to_lonlat",
-    "photo_footprint_lonlat",
-    "render_photo",
-    "write_photo",
-    "read_photo_meta",
     "gimbal_angles",
+    "photo_footprint_lonlat",
+    "pixel_to_lonlat",
+    "project_lonlat",
+    "read_photo_meta",
+    "render_photo",
+    "rotation_enu_from_camera",
+    "write_photo",
 ]
 
 
@@ -453,4 +453,4 @@ def _radiometry(img: np.ndarray, camera: Any, radio: Radiometry, rng: int | np.r
     return out
 
 
-from ._exif import read_photo_meta, write_photo  # noqa: E402  (re-export)
+from ._exif import read_photo_meta, write_photo

@@ -30,10 +30,11 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ImageryError, LinkTimeout
 from ..files import atomic_write, ensure_out_dir
@@ -41,7 +42,7 @@ from ..geo import haversine_m
 from .camera import CameraPose, render_photo, write_photo
 from .model import Scene, load_scene
 
-__all__ = ["CaptureSession", "CaptureRecord", "PoseHistory", "capture_photos"]
+__all__ = ["CaptureRecord", "CaptureSession", "PoseHistory", "capture_photos"]
 
 log = logging.getLogger(__name__)
 
@@ -210,13 +211,13 @@ class CaptureSession:
         self.feedback_count = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
-    def __enter__(self) -> "CaptureSession":
+    def __enter__(self) -> CaptureSession:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self) -> "CaptureSession":
+    def start(self) -> CaptureSession:
         """Connect, wait for the vehicle's HEARTBEAT, request telemetry, start the threads.
 
         Raises
@@ -308,7 +309,7 @@ class CaptureSession:
                 continue
             try:
                 self._handle(msg)
-            except Exception as exc:  # noqa: BLE001 - one odd message must not stop the capture
+            except Exception as exc:
                 log.exception("capture: could not handle %s", msg.get_type())
                 self.errors.append(f"{msg.get_type()}: {exc}")
 
@@ -358,7 +359,7 @@ class CaptureSession:
                 break
             try:
                 self._shoot(job)
-            except Exception as exc:  # noqa: BLE001 - keep capturing; the error is reported
+            except Exception as exc:
                 log.exception("capture: photo failed")
                 self.errors.append(str(exc))
 

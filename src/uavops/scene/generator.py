@@ -25,12 +25,12 @@ from ..geo import LocalProjection
 from ..locations import Location, parse_home
 from ..package import DAMAGE_GRADES
 from ..progress import progress_bar
-from .events import EVENTS, EventResult, apply_event, canonical_event
+from .events import EventResult, apply_event, canonical_event
 from .layout import Layout, make_layout
 from .model import SCENE_FILES, Scene, load_scene
 from .render import build_draw_list, build_mask_list, epochs_for_seed, render_mask_tile, render_tile
 
-__all__ = ["make_scene", "GENERATOR_VERSION", "MASK_VALUES"]
+__all__ = ["GENERATOR_VERSION", "MASK_VALUES", "make_scene"]
 
 GENERATOR_VERSION = "1"
 #: damage_mask.tif values

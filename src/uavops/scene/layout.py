@@ -15,7 +15,7 @@ from shapely import affinity
 from shapely.geometry import LineString, Point, Polygon, box
 from shapely.ops import unary_union
 
-__all__ = ["Part", "Building", "Road", "Patch", "Layout", "make_layout", "rect_coords"]
+__all__ = ["Building", "Layout", "Part", "Patch", "Road", "make_layout", "rect_coords"]
 
 # Roof palettes seen from the air in Central-Asian towns: painted corrugated metal (green, blue,
 # red, grey), clay tile, slate/asbestos-cement, and bitumen/concrete for flat roofs.

@@ -17,7 +17,7 @@ from ..errors import SceneError
 from ..files import read_json
 from ..geo import LocalProjection
 
-__all__ = ["Scene", "load_scene", "SCENE_FILES"]
+__all__ = ["SCENE_FILES", "Scene", "load_scene"]
 
 SCENE_FILES = {
     "pre": "pre.tif",

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from shapely import contains_xy
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 from shapely.prepared import prep
-from shapely.geometry.base import BaseGeometry
 
-from ._noise import hash_uniform, lattice_noise, pixel_noise
+from ._noise import lattice_noise, pixel_noise
 from .events import EventResult, wobble
 from .layout import Building, Layout, Part, rect_coords
 
-__all__ = ["Epoch", "DrawList", "build_draw_list", "render_tile", "render_mask_tile", "epochs_for_seed"]
+__all__ = ["DrawList", "Epoch", "build_draw_list", "epochs_for_seed", "render_mask_tile", "render_tile"]
 
 SURF, SHADOW, UNSHADOW = 0, 1, 2
 K_PLAIN, K_RUBBLE, K_TREE, K_WATER, K_CHAR = 0, 1, 2, 3, 4
@@ -178,7 +178,7 @@ def _roof_items(dl: DrawList, b: Building, part: Part, sun: np.ndarray, colour: 
     if part.roof == "tank":
         c = np.array([part.cx, part.cy])
         ang = np.linspace(0, 2 * math.pi, 32, endpoint=False)
-        ring = lambda r, o=(0.0, 0.0): np.stack([c[0] + o[0] + r * np.cos(ang), c[1] + o[1] + r * np.sin(ang)], 1)  # noqa: E731
+        ring = lambda r, o=(0.0, 0.0): np.stack([c[0] + o[0] + r * np.cos(ang), c[1] + o[1] + r * np.sin(ang)], 1)
         dl.add_coords([ring(part.hl)], ml.add(tuple(col * 0.8), 0.03, 0.03, 0.03))
         sx, sy = sun[0], sun[1]
         dl.add_coords([ring(part.hl * 0.85, (sx * part.hl * 0.1, sy * part.hl * 0.1))], ml.add(tuple(col * 1.05), 0.03, 0.03, 0.03))
@@ -191,7 +191,7 @@ def _roof_items(dl: DrawList, b: Building, part: Part, sun: np.ndarray, colour: 
     if not ridge_u:
         u, v, hl, hw = v, -u, hw, hl
     ctr = np.array([part.cx, part.cy])
-    P = lambda a, bb: ctr + u * a + v * bb  # noqa: E731
+    P = lambda a, bb: ctr + u * a + v * bb
     edge = ml.add(tuple(col * 0.62), 0.03, 0.03, 0.05)
     ridge_ang = math.atan2(u[1], u[0])
     slope_ang = math.atan2(v[1], v[0])

@@ -34,8 +34,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Scenario", "SceneSpec", "VehicleSpec", "WindSpec", "CameraSpec", "load_scenario", "list_scenarios",
-           "scenario_dirs"]
+__all__ = [
+    "CameraSpec",
+    "Scenario",
+    "SceneSpec",
+    "VehicleSpec",
+    "WindSpec",
+    "list_scenarios",
+    "load_scenario",
+    "scenario_dirs",
+]
 
 
 @dataclass(frozen=True)
