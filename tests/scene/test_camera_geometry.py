@@ -172,3 +172,23 @@ def test_dem_relief_moves_points_where_geometry_says(marker_scene):
     # and it differs from the flat-ground picture by metres on the ground, i.e. many pixels
     flat_u, flat_v = project_lonlat(pose, CAM, lon, lat, np.full(lon.shape, GROUND_M))
     assert np.nanmax(np.hypot(flat_u - u, flat_v - v)[inside]) > 20
+
+
+def test_dem_geotiff_matches_the_function(marker_scene, tmp_path):
+    from uavops.scene.camera import load_dem
+
+    scene = marker_scene[0]
+    left, bottom, right, top = scene.bounds
+    xs = left + (np.arange(48) + 0.5) * 5.0
+    ys = top - (np.arange(48) + 0.5) * 5.0
+    gx, gy = np.meshgrid(xs, ys)
+    plane = GROUND_M + 0.05 * (gx - left) - 0.02 * (gy - bottom)
+    path = tmp_path / "dem.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=48, height=48, count=1, dtype="float32",
+                       crs=f"EPSG:{scene.crs_epsg}", transform=from_origin(left, top, 5.0, 5.0)) as ds:
+        ds.write(plane.astype(np.float32), 1)
+    dem = load_dem(path, scene.crs_epsg)
+    qx = np.array([left + 30.0, left + 100.0, right - 40.0])
+    qy = np.array([bottom + 20.0, top - 70.0, bottom + 130.0])
+    expect = GROUND_M + 0.05 * (qx - left) - 0.02 * (qy - bottom)
+    assert np.allclose(dem(qx, qy), expect, atol=1e-3)

@@ -128,7 +128,7 @@ def test_pose_history_interpolates_position_and_wraps_yaw():
     h.add_position(11.0, 43.001, 76.002, 902.0, 102.0)
     h.add_attitude(10.0, 0.0, 2.0, 350.0)
     h.add_attitude(11.0, 2.0, 4.0, 10.0)
-    (lat, lon, alt, rel), (roll, pitch, yaw) = h.at(10.25)
+    (lat, lon, alt, _rel, *_vel), (roll, pitch, yaw) = h.at(10.25)
     assert lat == pytest.approx(43.00025) and lon == pytest.approx(76.0005) and alt == pytest.approx(900.5)
     assert roll == pytest.approx(0.5) and pitch == pytest.approx(2.5)
     assert (yaw % 360) == pytest.approx(355.0)

@@ -25,20 +25,26 @@ from .options import connect_option, emit_json, json_option
 @click.option("--height", type=click.Choice(["relative", "amsl"]), default="relative", show_default=True,
               help="Render from scene ground + height above home (relative) or from the vehicle's AMSL altitude.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for exposure/white-balance variation.")
+@click.option("--dem", "dem_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Terrain model GeoTIFF (heights AMSL) for relief; default flat ground at the scene's height.")
 @click.option("--duration", "duration_s", type=float, default=None, help="Stop after this many seconds (default: Ctrl-C).")
 @json_option
 def cli(connect: str, scene_dir: Path, photos_dir: Path, camera_name: str, every_m: float | None, on_command: bool,
-        pre: bool, height: str, seed: int, duration_s: float | None, as_json: bool) -> None:
+        pre: bool, height: str, seed: int, dem_path: Path | None, duration_s: float | None, as_json: bool) -> None:
     """Attach the virtual camera to any MAVLink vehicle and write a photo per camera trigger.
 
     Example: uavops camera --connect tcp:127.0.0.1:5762 --scene scene/ --photos photos/
     """
     from ..plan.camera import get_camera
+    from ..scene import load_scene
+    from ..scene.camera import load_dem
     from ..scene.capture import CaptureSession
 
-    session = CaptureSession(connect, scene_dir, photos_dir, get_camera(camera_name), every_m=every_m,
+    scene = load_scene(scene_dir)
+    dem = load_dem(dem_path, scene.crs_epsg) if dem_path is not None else None
+    session = CaptureSession(connect, scene, photos_dir, get_camera(camera_name), every_m=every_m,
                              trigger="command" if on_command else None, height=height, seed=seed,
-                             which="pre" if pre else "post",
+                             which="pre" if pre else "post", dem=dem,
                              on_photo=None if as_json else (lambda r: click.echo(
                                  f"{r.file}  {r.lat_deg:.7f} {r.lon_deg:.7f}  {r.rel_alt_m:.1f} m", err=True)))
     session.start()

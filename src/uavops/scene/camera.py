@@ -302,6 +302,47 @@ def photo_footprint_lonlat(pose: CameraPose, camera: Any, ground_amsl_m: float, 
     return ring + ring[:1]
 
 
+def load_dem(path: str | Any, scene_epsg: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A terrain model GeoTIFF (heights AMSL, any CRS) as ``f(x_m, y_m) -> height`` in the scene CRS.
+
+    The DEM is read once into memory (DEMs for a survey area are small) and sampled bilinearly;
+    points outside it get the nearest edge value.
+
+    Raises
+    ------
+    ImageryError
+        The file cannot be read as a single-band raster with a coordinate system.
+    """
+    import rasterio
+    from scipy.ndimage import map_coordinates
+
+    try:
+        with rasterio.open(path) as ds:
+            if ds.crs is None:
+                raise ImageryError(f"The DEM {path} has no coordinate system; georeference it first.")
+            heights = ds.read(1, masked=True).astype(np.float64).filled(np.nan)
+            inv = ~ds.transform
+            dem_crs = ds.crs
+    except rasterio.errors.RasterioIOError as exc:
+        raise ImageryError(f"Cannot read the DEM {path} ({exc}); give a GeoTIFF terrain model.") from None
+    if np.isnan(heights).all():
+        raise ImageryError(f"The DEM {path} holds no heights.")
+    heights = np.where(np.isnan(heights), np.nanmean(heights), heights)
+    to_dem = None
+    if dem_crs.to_epsg() != scene_epsg:
+        to_dem = Transformer.from_crs(f"EPSG:{scene_epsg}", dem_crs, always_xy=True)
+
+    def dem(x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
+        x, y = np.asarray(x_m, float), np.asarray(y_m, float)
+        if to_dem is not None:
+            x, y = to_dem.transform(x, y)
+        col, row = inv * (x, y)
+        coords = np.stack([np.ravel(row) - 0.5, np.ravel(col) - 0.5])
+        return map_coordinates(heights, coords, order=1, mode="nearest").reshape(np.shape(x))
+
+    return dem
+
+
 # --- rendering -----------------------------------------------------------------------------
 
 _OUTSIDE_RGB = (112, 108, 98)

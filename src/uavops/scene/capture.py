@@ -36,6 +36,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import ImageryError, LinkTimeout
 from ..files import atomic_write, ensure_out_dir
 from ..geo import haversine_m
@@ -88,8 +90,9 @@ class PoseHistory:
         self.att: deque[_Sample] = deque()
         self.lock = threading.Lock()
 
-    def add_position(self, t_s: float, lat: float, lon: float, alt_amsl: float, rel_alt: float) -> None:
-        self._add(self.pos, _Sample(t_s, (lat, lon, alt_amsl, rel_alt)))
+    def add_position(self, t_s: float, lat: float, lon: float, alt_amsl: float, rel_alt: float,
+                     vel_enu_mps: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+        self._add(self.pos, _Sample(t_s, (lat, lon, alt_amsl, rel_alt, *vel_enu_mps)))
 
     def add_attitude(self, t_s: float, roll_deg: float, pitch_deg: float, yaw_deg: float) -> None:
         self._add(self.att, _Sample(t_s, (roll_deg, pitch_deg, yaw_deg)))
@@ -164,6 +167,7 @@ class CaptureSession:
     height : ``"relative"`` (default) renders from the scene ground plus the height above home, so a
         scene works wherever the vehicle's home altitude is; ``"amsl"`` uses the vehicle's AMSL altitude.
     transport : an already open :class:`uavops.link.transport.MavlinkTransport` (tests).
+    dem : terrain heights in the scene CRS (see :func:`uavops.scene.camera.load_dem`) for relief.
 
     Example
     -------
@@ -176,7 +180,8 @@ class CaptureSession:
                  every_m: float | None = None, *, trigger: str | None = None, height: str = "relative",
                  distortion: bool = True, radiometry: bool = True, seed: int = 0, jpeg_quality: int = 92,
                  stream_rate_hz: int = 10, heartbeat_timeout_s: float = 30.0, transport: Any = None,
-                 on_photo: Callable[[CaptureRecord], None] | None = None, which: str = "post") -> None:
+                 on_photo: Callable[[CaptureRecord], None] | None = None, which: str = "post",
+                 dem: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> None:
         self.connect_url = connect_url
         self.scene = scene if isinstance(scene, Scene) else load_scene(scene)
         self.photos_dir = ensure_out_dir(photos_dir)
@@ -195,6 +200,7 @@ class CaptureSession:
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.on_photo = on_photo
         self.which = which
+        self.dem = dem
         self.history = PoseHistory()
         self.records: list[CaptureRecord] = []
         self.errors: list[str] = []
@@ -318,7 +324,8 @@ class CaptureSession:
         if kind == "GLOBAL_POSITION_INT":
             t = msg.time_boot_ms / 1000.0
             lat, lon = msg.lat * 1e-7, msg.lon * 1e-7
-            self.history.add_position(t, lat, lon, msg.alt / 1000.0, msg.relative_alt / 1000.0)
+            self.history.add_position(t, lat, lon, msg.alt / 1000.0, msg.relative_alt / 1000.0,
+                                      (msg.vy / 100.0, msg.vx / 100.0, -msg.vz / 100.0))
             if self.trigger == "distance" and msg.relative_alt / 1000.0 > 2.0:
                 if self._last_shot_latlon is None or haversine_m(
                         self._last_shot_latlon[0], self._last_shot_latlon[1], lat, lon) >= (self.every_m or 0):
@@ -363,16 +370,18 @@ class CaptureSession:
                 log.exception("capture: photo failed")
                 self.errors.append(str(exc))
 
-    def _pose_for(self, job: _Job) -> tuple[tuple[float, ...], str] | None:
+    def _pose_for(self, job: _Job) -> tuple[tuple[float, ...], tuple[float, float, float] | None, str] | None:
+        """((lat, lon, alt_amsl, rel_alt, roll, pitch, yaw), velocity ENU or None, source)."""
         if job.t_boot_s is not None:
             got = self.history.at(job.t_boot_s)
             if got is not None:
-                return got[0] + got[1], "interpolated"
+                return got[0][:4] + got[1], (got[0][4], got[0][5], got[0][6]), "interpolated"
         if job.fallback is not None:
-            return job.fallback, "feedback"
+            return job.fallback, None, "feedback"
         latest = self.history.latest()
         if latest is not None:
-            return latest[1] + latest[2], "latest"
+            p = latest[1]
+            return p[:4] + latest[2], (p[4], p[5], p[6]), "latest"
         return None
 
     def _shoot(self, job: _Job) -> None:
@@ -380,7 +389,7 @@ class CaptureSession:
         if found is None:
             self.errors.append(f"photo {job.img_idx}: no position/attitude from the vehicle yet; photo skipped")
             return
-        (lat, lon, alt_amsl, rel_alt, roll, pitch, yaw), source = found
+        (lat, lon, alt_amsl, rel_alt, roll, pitch, yaw), velocity, source = found
         if job.time_unix_s is not None:
             when = datetime.fromtimestamp(job.time_unix_s, tz=timezone.utc)
         elif job.t_boot_s is not None and self._unix_minus_boot_s is not None:
@@ -397,10 +406,9 @@ class CaptureSession:
             self.errors.append(f"{name}: the vehicle is on the ground ({rel_alt:.1f} m above home); photo is blank")
         try:
             img = render_photo(self.scene, render_pose, self.camera, distortion=self.distortion,
-                               radiometry=self.radiometry, rng=(self.seed, no), which=self.which)
+                               radiometry=self.radiometry, rng=np.random.default_rng([self.seed, no]),
+                               which=self.which, velocity_enu_mps=velocity, dem=self.dem)
         except ImageryError as exc:
-            import numpy as np
-
             self.errors.append(f"{name}: {exc}")
             img = np.zeros((self.camera.image_height_px, self.camera.image_width_px, 3), np.uint8)
         write_photo(self.photos_dir / name, img, pose, self.camera, when, rel_alt, quality=self.jpeg_quality,
