@@ -16,6 +16,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,17 +61,21 @@ def vehicle(backend: str, speedup: float, workdir: Path) -> Iterator[str]:
             yield p.tcp_url
 
 
-def bench_uavops(url: str, mission: Mission, hb_hz: float) -> tuple[float, float, float]:
+def bench_uavops(url: str, mission: Mission, hb_hz: float, rounds: int) -> list[tuple[float, float, float]]:
+    out = []
     with GroundLink(url, gcs_heartbeat_hz=hb_hz) as link:
         time.sleep(1.0)  # let the stream requests settle, as MAVProxy gets to as well
-        t0 = time.perf_counter()
-        res = link.mission.upload_verified(mission.wire_items())
-        total = time.perf_counter() - t0
-        assert res.ok
-        return total, res.upload_s, res.verify_s
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            res = link.mission.upload_verified(mission.wire_items())
+            out.append((time.perf_counter() - t0, res.upload_s, res.verify_s))
+            assert res.ok
+            time.sleep(0.3)
+    return out
 
 
-def bench_mavproxy(url: str, mission: Mission, workdir: Path, timeout_s: float = 300.0, verbose: bool = True) -> tuple[float, float]:
+def bench_mavproxy(url: str, mission: Mission, workdir: Path, rounds: int, timeout_s: float = 300.0,
+                   verbose: bool = False) -> list[float]:
     from uavops.plan.formats import write_waypoints
 
     wp_file = workdir / "bench.waypoints"
@@ -101,14 +106,19 @@ def bench_mavproxy(url: str, mission: Mission, workdir: Path, timeout_s: float =
             time.sleep(0.1)
         time.sleep(1.0)
         assert proc.stdin is not None
-        proc.stdin.write(f"wp load {wp_file}\n")
-        proc.stdin.flush()
-        if not done.wait(timeout_s):
-            raise SystemExit("MAVProxy did not finish the upload:\n" + "\n".join(ln for _, ln in lines[-20:]))
-        t_loaded = next(t for t, ln in lines if re.search(r"Loaded \d+ waypoints from", ln))
-        t_done, done_line = next((t, ln) for t, ln in lines if re.search(r"Loaded \d+ waypoints in", ln))
-        own = float(re.search(r"in ([\d.]+)s", done_line).group(1))  # type: ignore[union-attr]
-        return own, t_done - t_loaded
+        owns = []
+        for _ in range(rounds):
+            done.clear()
+            proc.stdin.write(f"wp load {wp_file}\n")
+            proc.stdin.flush()
+            if not done.wait(timeout_s):
+                raise SystemExit("MAVProxy did not finish the upload:\n" + "\n".join(ln for _, ln in lines[-20:]))
+            time.sleep(0.3)
+        for _, ln in lines:
+            m = re.search(r"Loaded \d+ waypoints in ([\d.]+)s", ln)
+            if m:
+                owns.append(float(m.group(1)))
+        return owns
     finally:
         proc.terminate()
         try:
@@ -122,17 +132,24 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=300)
     ap.add_argument("--speedup", type=float, default=1.0)
     ap.add_argument("--backend", choices=["builtin", "ardupilot"], default="builtin")
+    ap.add_argument("--rounds", type=int, default=5, help="uploads per tool; medians are compared")
     args = ap.parse_args()
     mission = make_mission(args.items)
     with tempfile.TemporaryDirectory() as tmp, vehicle(args.backend, args.speedup, Path(tmp)) as url:
         print(f"vehicle at {url}; uploading with uavops", file=sys.stderr)
-        total, up, ver = bench_uavops(url, mission, hb_hz=max(1.0, args.speedup))
+        ours = bench_uavops(url, mission, max(1.0, args.speedup), args.rounds)
         print("uploading with MAVProxy", file=sys.stderr)
-        mp_own, mp_wall = bench_mavproxy(url, mission, Path(tmp))
-    print(f"vehicle: {args.backend} simulator, speed-up {args.speedup:g}, {args.items} mission items + home")
+        theirs = bench_mavproxy(url, mission, Path(tmp), args.rounds)
+    med = statistics.median
+    total, up, ver = med(r[0] for r in ours), med(r[1] for r in ours), med(r[2] for r in ours)
+    mp = med(theirs)
+    print(f"vehicle: {args.backend} simulator, speed-up {args.speedup:g}, {args.items} mission items + home, "
+          f"median of {args.rounds} uploads each")
     print(f"uavops   upload+verify: {total:7.3f} s  (upload {up:.3f} s, verification download {ver:.3f} s)")
-    print(f"MAVProxy wp load:       {mp_own:7.3f} s  (its own figure; wall time between its messages {mp_wall:.3f} s)")
-    print(f"ratio uavops / MAVProxy: {total / mp_own:.2f}x (target <= 1.0x, verification included)")
+    print(f"MAVProxy wp load:       {mp:7.3f} s  (its own 'Loaded N waypoints in' figure, upload only)")
+    print(f"ratio uavops / MAVProxy: {total / mp:.2f}x (target <= 1.0x, verification included)")
+    print("all rounds: uavops " + ", ".join(f"{r[0]:.3f}" for r in ours) + "; MAVProxy "
+          + ", ".join(f"{t:.3f}" for t in theirs))
 
 
 if __name__ == "__main__":

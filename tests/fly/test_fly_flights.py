@@ -259,3 +259,26 @@ def test_sorties_are_flown_in_turn_with_a_prompt(builtin_vehicle, run_cli, tmp_p
     flight = read(out / "flight.json")
     assert flight["state"] == "completed" and flight["sortie_count"] == 2
     assert read(out / "ledger.json")["missing"] == []
+
+
+def test_link_outage_mid_flight_the_vehicle_flies_on_and_the_ground_station_resyncs(builtin_vehicle, run_cli,
+                                                                                  tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sim = builtin_vehicle.sim
+    plan = make_plan(run_cli, tmp_path / "plan", builtin_vehicle.home)
+    with GroundLink(builtin_vehicle.connect_url, gcs_heartbeat_hz=20) as link:
+        link.params.set("FS_GCS_ENABLE", 0)  # this vehicle is set to carry on without its ground station
+    out = tmp_path / "flight"
+    proc = _popen_fly(str(plan), *fly_args(builtin_vehicle.connect_url, out), out_log=tmp_path / "fly.log")
+    try:
+        _wait_for(lambda: read(out / "flight.json").get("completed_legs") == [0], 120, "leg 0 complete")
+        sim.faults.set(packet_loss=1.0)  # radio silence in both directions
+        time.sleep(3.5)
+        sim.faults.set(packet_loss=0.0)
+        rc = proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    log = (tmp_path / "fly.log").read_text()
+    assert rc == 0, log
+    assert "Link restored" in log
+    flight = read(out / "flight.json")
+    assert flight["state"] == "completed" and flight["completed_legs"] == [0, 1, 2]

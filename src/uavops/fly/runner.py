@@ -203,7 +203,10 @@ class FlightRunner:
                     continue
                 # ITEM_REACHED of the leg's last waypoint, or (if that message was lost) the mission
                 # having moved past a leg that was seen being flown
-                flown = any(lg.start_seq <= s <= lg.end_seq for s in seen_current | reached)
+                # (a leg flown entirely during a link outage counts once the vehicle is seen past it,
+                # having been seen before it: AUTO flies the items in order)
+                seen = seen_current | reached
+                flown = any(lg.start_seq <= s <= lg.end_seq for s in seen) or (bool(seen) and min(seen) < lg.start_seq)
                 done = last_nav[lg.leg] in reached or (in_auto and flown and st.mission_current is not None
                                                        and st.mission_current > lg.end_seq)
                 if done:

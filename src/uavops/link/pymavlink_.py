@@ -103,6 +103,17 @@ class PymavlinkTransport:
         return data == b""
 
     def close(self) -> None:
+        if self._tcp:  # graceful close: the vehicle sees EOF instead of a reset on its next write
+            import socket
+
+            port = getattr(self._conn, "port", None)
+            try:
+                port.shutdown(socket.SHUT_WR)
+                port.settimeout(0.2)
+                while port.recv(65536):
+                    pass
+            except (OSError, AttributeError):
+                pass
         try:
             self._conn.close()
         except Exception:  # noqa: BLE001 - closing a dead link must not raise
