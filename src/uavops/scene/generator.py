@@ -145,7 +145,7 @@ def make_scene(event: str, location: str | Location, size_m: float = 600.0, gsd_
                     with rasterio.open(tmp, "r+") as ds:
                         ds.build_overviews(factors, Resampling.average)
                 with rasterio.open(mask_tmp, "r+") as ds:
-                    ds.build_overviews(factors, Resampling.mode)
+                    ds.build_overviews(factors, Resampling.nearest)
     _write_truth(out, layout, result, proj, left, top, ev)
     counts = {g: sum(1 for b in layout.buildings if b.grade == i) for i, g in enumerate(DAMAGE_GRADES)}
     lon_min, lat_min = proj.to_lonlat(left, top - size_m_eff)
