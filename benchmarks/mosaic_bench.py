@@ -91,11 +91,11 @@ def main() -> int:
                 print(f"{name:22s} time {best[0]:7.2f} s   peak memory {best[1]:7.0f} MB")
                 if name.startswith("uavops"):
                     try:
-                        q = json.loads(last_tail[last_tail.index("{"):last_tail.rindex("}") + 1])
+                        q = json.loads((Path(tmp) / "m" / "quality.json").read_text())
                         print(f"  {q.get('photos_used')} photos used, tie RMSE {q.get('tie_rmse_px')} px, "
                               f"mosaic {q['mosaic']['width_px']}×{q['mosaic']['height_px']} px at {q['mosaic']['gsd_cm']} cm, "
-                              f"{q.get('crs')}")
-                    except (ValueError, KeyError):
+                              f"{q.get('crs')}; stages {q.get('timings_s')}")
+                    except (OSError, ValueError, KeyError):
                         pass
                 print(f"  {last_tail.strip().splitlines()[-1]}")
     if len(results) == 2:
