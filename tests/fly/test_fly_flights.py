@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from marks import requires_sitl
 
 from uavops.link import GroundLink, TransferPolicy
 from uavops.mission import MAV_CMD, MAV_FRAME, MAV_MISSION_TYPE, HomePosition, Mission, MissionItem
@@ -212,10 +213,10 @@ def test_fence_breach_refuses_to_arm_with_prearm_reason(vehicle, run_cli, tmp_pa
         assert not link.state.armed
 
 
-def test_refly_gaps_flies_only_missing_points(builtin_vehicle, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    plan = make_plan(run_cli, tmp_path / "plan", builtin_vehicle.home)
+def test_refly_gaps_flies_only_missing_points(vehicle, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    plan = make_plan(run_cli, tmp_path / "plan", vehicle.home)
     out = tmp_path / "flight"
-    assert run_cli("fly", str(plan), *fly_args(builtin_vehicle.connect_url, out)).exit_code == 0
+    assert run_cli("fly", str(plan), *fly_args(vehicle.connect_url, out)).exit_code == 0
     # pretend four photos never arrived (e.g. a camera hiccup): drop their rows
     lines = (out / "captures.csv").read_text().splitlines()
     kept = lines[:5] + lines[9:]
@@ -227,10 +228,12 @@ def test_refly_gaps_flies_only_missing_points(builtin_vehicle, run_cli, tmp_path
     assert read(out / "flight.json")["refly_gaps"]["photos"]
 
 
-def test_two_vehicles_fly_a_two_part_plan_at_once(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("backend", ["builtin", pytest.param("ardupilot", marks=[pytest.mark.sitl, requires_sitl])])
+def test_two_vehicles_fly_a_two_part_plan_at_once(backend: str, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from fixtures.vehicles import start_vehicle
 
-    with start_vehicle("builtin", tmp_path / "v1", seed=1) as v1, start_vehicle("builtin", tmp_path / "v2", seed=2) as v2:
+    opts = {"seed": 2} if backend == "builtin" else {}
+    with start_vehicle(backend, tmp_path / "v1") as v1, start_vehicle(backend, tmp_path / "v2", **opts) as v2:
         make_plan(run_cli, tmp_path / "plan", v1.home, lon_span=0.0012, extra=("--vehicles", "2"))
         out = tmp_path / "flight"
         r = run_cli("fly", str(tmp_path / "plan"), "--connect", v1.connect_url, "--connect", v2.connect_url, "--yes",
@@ -246,13 +249,13 @@ def test_two_vehicles_fly_a_two_part_plan_at_once(run_cli, tmp_path: Path) -> No
         assert read(out / "ledger.json")["missing"] == []
 
 
-def test_sorties_are_flown_in_turn_with_a_prompt(builtin_vehicle, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    make_plan(run_cli, tmp_path / "plan", builtin_vehicle.home, extra=("--battery-min", "3.2", "--reserve", "10"))
+def test_sorties_are_flown_in_turn_with_a_prompt(vehicle, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    make_plan(run_cli, tmp_path / "plan", vehicle.home, extra=("--battery-min", "3.2", "--reserve", "10"))
     summary = read(tmp_path / "plan" / "summary.json")
     parts = [f for f in summary["layout"]["files"] if f["role"] == "part"]
     assert len(parts) == 2, summary["layout"]
     out = tmp_path / "flight"
-    r = run_cli("fly", str(tmp_path / "plan"), "--connect", builtin_vehicle.connect_url, "--out", str(out),
+    r = run_cli("fly", str(tmp_path / "plan"), "--connect", vehicle.connect_url, "--out", str(out),
                 "--battery-min", "10", *FAST, input="y\ny\ny\n")
     assert r.exit_code == 0, r.stderr
     assert "Arm and start the mission?" in r.stderr and "continue with sortie 2?" in r.stderr

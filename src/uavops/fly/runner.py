@@ -143,7 +143,19 @@ class FlightRunner:
             act.set_current_item(1)
         except LinkError:
             pass
-        act.arm()
+        for attempt in range(3):
+            try:
+                act.arm()
+                break
+            except PreflightError as exc:
+                # conditions that clear by themselves within seconds after the checks passed
+                transient = any(k in str(exc) for k in ("Logging not started", "need position estimate",
+                                                        "Need Position Estimate", "waiting for", "AHRS"))
+                if not transient or attempt == 2:
+                    self.record.update(state="arm_refused", arm_refusal=str(exc))
+                    raise
+                self.display.note(f"[{self.label}] {exc} Retrying in 2 s.", style="yellow")
+                time.sleep(2.0)
         # ArduCopter: MISSION_START switches to AUTO and starts from item 1 (arming in AUTO is refused)
         act.start_mission()
         self.link.conn.wait_until(lambda s: s.mode == "AUTO", timeout_s=5.0, what="AUTO mode after mission start")
