@@ -52,10 +52,14 @@ def write_cog(target: Path, width: int, height: int, transform: object, crs: obj
         with rasterio.Env(**env), atomic_path(target) as final_tmp:
             stage = final_tmp.with_name(final_tmp.name + ".stage.tif")
             try:
+                # the staging file is read once, right away: compress it only when it would be big
+                big = width * height * 3 > 1_500_000_000
                 profile = dict(driver="GTiff", width=width, height=height, count=3, dtype="uint8", crs=crs,
                                transform=transform, tiled=True, blockxsize=BLOCK_PX, blockysize=BLOCK_PX,
-                               compress="ZSTD", zstd_level=1, bigtiff="IF_SAFER", photometric="RGB",
+                               compress="ZSTD" if big else "NONE", bigtiff="IF_SAFER", photometric="RGB",
                                interleave="pixel")
+                if big:
+                    profile["zstd_level"] = 1
                 with rasterio.open(stage, "w", **profile) as dst:
                     for col0, row0, w, h in windows:
                         rgb, mask = render(col0, row0, w, h)
