@@ -112,8 +112,10 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]]) -> dict[str, objec
         single = detect_changes(ImagePair(grid=pair.grid, post=pair.post, post_valid=pair.post_valid),
                                 model=model, progress=False)
         change_c["detector_post_only"].add(single.classes >= 1, t_change, pair.post_valid)
-        loc_post.add((single.classes >= 1) & (single.classes <= 3), t_loc, pair.post_valid)
-        pred_g_post += [b.damage_gra for b in grade_buildings(fps, single, pair.grid, model.card.get("grader"))]
+        graded_post = grade_buildings(fps, single, pair.grid, model.card.get("grader"))
+        burnt_post = burn_grades(graded_post, single.classes.shape)
+        loc_post.add((burnt_post >= 1) & (burnt_post <= 3), t_loc, pair.post_valid)
+        pred_g_post += [b.damage_gra for b in graded_post]
         # No-damage pair: the pre flight against a perturbed copy of itself (3 full-resolution px shift).
         assert pair.pre is not None and pair.pre_valid is not None
         shift = 3.0 / pair.grid.scale

@@ -200,6 +200,7 @@ def fit_grader(dets: list, bias: np.ndarray) -> dict[str, object]:  # type: igno
         fps = read_footprints(scene / "buildings.geojson", pair.grid)
         truth = np.asarray([DAMAGE_GRADES.index(f.properties["damage_gra"]) for f in fps])
         for change in changes:
+            # Raw biased argmax (no speck cleanup): this is how the shipped model 1.0 was fitted.
             logp = np.log(change.probs.astype(np.float32) + 1.0) + bias.astype(np.float32)[:, None, None]
             change.classes = np.argmax(logp, axis=0).astype(np.uint8)
             change.classes[~change.valid] = 0

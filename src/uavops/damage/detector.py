@@ -18,7 +18,7 @@ from .cues import CUE_NAMES, MARGIN_PX, ColourMatch, colour_match, compute_cues
 from .inputs import ImagePair
 from .model import CLASS_NAMES, ChangeModel, load_model
 
-__all__ = ["ChangeMap", "detect_changes", "iter_tiles", "GRADE_CUES"]
+__all__ = ["ChangeMap", "detect_changes", "decide_classes", "iter_tiles", "GRADE_CUES"]
 
 #: Cues kept (uint8, value / scale x 255) for per-building grading: (name, scale, use absolute value).
 GRADE_CUES: tuple[tuple[str, float, bool], ...] = (
@@ -61,6 +61,18 @@ def _pad_to(a: np.ndarray, mult: int) -> tuple[np.ndarray, int, int]:
         pad = [(0, 0)] * (a.ndim - 2) + [(0, ph), (0, pw)]
         a = np.pad(a, pad, mode="reflect" if min(h, w) > max(ph, pw) else "edge")
     return a, h, w
+
+
+def decide_classes(probs: np.ndarray, valid: np.ndarray, class_log_bias: np.ndarray) -> np.ndarray:
+    """Per-pixel class from uint8 probabilities: biased argmax, then specks of one or two working pixels
+    (a car's edge, a leaf) are dropped -- they are not damage an operator can act on."""
+    logp = np.log(probs.astype(np.float32) + 1.0) + class_log_bias.astype(np.float32)[:, None, None]
+    classes = np.argmax(logp, axis=0).astype(np.uint8)
+    classes[~valid] = 0
+    changed = (classes >= 1).astype(np.uint8)
+    kept = cv2.morphologyEx(changed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    classes[(changed > 0) & (kept == 0)] = 0
+    return classes
 
 
 def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px: int = 512,
@@ -117,14 +129,7 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
             sel[plane_abs] = np.abs(sel[plane_abs])
             planes[:, y:y + th, x:x + tw] = np.clip(sel * plane_scale + 0.5, 0, 255)
             bar.advance(task)
-    bias = np.asarray(model.card.get("class_log_bias", [0.0] * k), np.float32)
-    logp = np.log(probs.astype(np.float32) + 1.0) + bias[:, None, None]
-    classes = np.argmax(logp, axis=0).astype(np.uint8)
-    classes[~valid] = 0
-    # Specks of one or two working pixels (a car's edge, a leaf) are not damage an operator can act on.
-    changed = (classes >= 1).astype(np.uint8)
-    kept = cv2.morphologyEx(changed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
-    classes[(changed > 0) & (kept == 0)] = 0
+    classes = decide_classes(probs, valid, np.asarray(model.card.get("class_log_bias", [0.0] * k), np.float32))
     probs[:, ~valid] = 0
     probs[0, ~valid] = 255
     notes = list(pair.notes)
