@@ -16,6 +16,7 @@ summary flight.json plus the merged captures.csv/.geojson and ledger.json.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -269,12 +270,17 @@ class VehicleSession:
 
 
 # --- orchestration -------------------------------------------------------------------------
+def _parts_hash(parts: list[Mission]) -> str:
+    """One hash for a plan flown as several parts (sorties/vehicles)."""
+    return hashlib.sha256("".join(m.content_hash() for m in parts).encode()).hexdigest()
+
+
 def _new_record(out_dir: Path, parts: list[Mission], plan_path: str, url: str, label: str) -> FlightRecord:
     ledger_plan = _ledger_plan(parts)
     record = FlightRecord(out_dir, {
         "version": 1, "flight_id": uuid.uuid4().hex, "label": label, "plan_path": plan_path,
         "plan_hash": parts[0].content_hash() if len(parts) == 1 else
-        __import__("hashlib").sha256("".join(m.content_hash() for m in parts).encode()).hexdigest(),
+        _parts_hash(parts),
         "part_hashes": [m.content_hash() for m in parts], "connect": url, "state": "created",
         "planned_photos": len(ledger_plan.photos), "legs_total": len(ledger_plan.legs), "completed_legs": [],
         "last_completed_leg": None, "sortie_count": 0, "sorties": [],
@@ -371,8 +377,7 @@ def fly_new(plan_path: str | Path, connects: list[str], out_dir: str | Path, opt
     multi = len(groups) > 1
     if multi:
         write_json(out / FLIGHT_JSON, {"version": 1, "multi_vehicle": True, "plan_path": str(plan_path),
-                                       "plan_hash": __import__("hashlib").sha256("".join(
-                                           m.content_hash() for m in parts).encode()).hexdigest(),
+                                       "plan_hash": _parts_hash(parts),
                                        "vehicles": [f"vehicle_{v + 1}" for v in groups], "state": "flying"})
     for (vehicle, vparts), url in zip(sorted(groups.items()), connects):
         vdir = ensure_out_dir(out / f"vehicle_{vehicle + 1}") if multi else out
