@@ -12,7 +12,7 @@ import resource
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,47 +159,6 @@ def _vehicle(opts: DemoOptions, home: Location, seed: int, wind: Any) -> Iterato
         raise InputError(f"Unknown backend '{opts.backend}'; use builtin or ardupilot.")
 
 
-class _CameraStarter:
-    """Starts the virtual camera as soon as the vehicle accepts its connection.
-
-    ArduPilot SITL opens its second MAVLink port only once the first has a client, so the
-    camera is retried in the background while the flight stage connects.
-    """
-
-    def __init__(self, factory: Callable[[], Any], timeout_s: float = 120.0) -> None:
-        self._factory = factory
-        self._timeout_s = timeout_s
-        self.session: Any = None
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="demo-camera-start", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        from ..errors import LinkError
-
-        deadline = time.monotonic() + self._timeout_s
-        while not self._stop.is_set():
-            session = self._factory()
-            try:
-                self.session = session.start()
-                return
-            except (LinkError, OSError) as exc:
-                if time.monotonic() > deadline:
-                    self.error = exc
-                    return
-                self._stop.wait(0.3)
-
-    def stop(self) -> list[Any]:
-        self._stop.set()
-        self._thread.join(timeout=self._timeout_s)
-        if self.session is None:
-            if self.error is not None:
-                raise SimError(f"The virtual camera could not connect to the vehicle ({self.error}).")
-            return []
-        return list(self.session.stop())
-
-
 class _HubThread:
     """A local hub (embedded SQLite + files) served by uvicorn in a background thread."""
 
@@ -273,7 +232,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     from ..plan.outputs import write_outputs
     from ..plan.survey import plan_survey
     from ..scene import load_scene, make_scene
-    from ..scene.capture import CaptureSession
+    from ..scene.capture import CaptureSession, CaptureStarter
 
     console = console or Console(stderr=True)
     out = ensure_out_dir(opts.out_dir)
@@ -313,7 +272,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
                     scene.ground_amsl_m)
     with stages.stage("fly", f"{opts.backend} vehicle at {opts.speedup:g}x with the virtual camera"):
         with _vehicle(opts, home, seed, scenario.wind) as (url, camera_url):
-            capture = _CameraStarter(lambda: CaptureSession(camera_url, scene, out / "photos", camera, seed=seed))
+            capture = CaptureStarter(lambda: CaptureSession(camera_url, scene, out / "photos", camera, seed=seed))
             try:
                 with FlightDisplay(live=opts.progress, console=console) as display:
                     # GCS heartbeats at 1 Hz of simulated time, or FS_GCS fires at high speed-up (as on SITL).

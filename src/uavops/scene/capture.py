@@ -44,7 +44,7 @@ from ..geo import haversine_m
 from .camera import CameraPose, render_photo, write_photo
 from .model import Scene, load_scene
 
-__all__ = ["CaptureRecord", "CaptureSession", "PoseHistory", "capture_photos"]
+__all__ = ["CaptureRecord", "CaptureSession", "CaptureStarter", "PoseHistory", "capture_photos"]
 
 log = logging.getLogger(__name__)
 
@@ -446,3 +446,45 @@ def capture_photos(connect_url: str, scene_dir: str | Path, photos_dir: str | Pa
     from ..plan.camera import get_camera
 
     return CaptureSession(connect_url, scene_dir, photos_dir, get_camera(camera_name), every_m=every_m).start()
+
+
+class CaptureStarter:
+    """Starts a capture session as soon as the vehicle accepts its connection.
+
+    ArduPilot SITL opens its second MAVLink port only once the first has a client, so the
+    camera is retried in the background while the ground station connects. ``stop()``
+    returns the photos taken (and raises if the camera never connected).
+    """
+
+    def __init__(self, factory: Callable[[], Any], timeout_s: float = 120.0) -> None:
+        self._factory = factory
+        self._timeout_s = timeout_s
+        self.session: Any = None
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-camera-start", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from ..errors import LinkError
+
+        deadline = time.monotonic() + self._timeout_s
+        while not self._stop.is_set():
+            session = self._factory()
+            try:
+                self.session = session.start()
+                return
+            except (LinkError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    self.error = exc
+                    return
+                self._stop.wait(0.3)
+
+    def stop(self) -> list[Any]:
+        self._stop.set()
+        self._thread.join(timeout=self._timeout_s)
+        if self.session is None:
+            if self.error is not None:
+                raise ImageryError(f"The virtual camera could not connect to the vehicle ({self.error}).")
+            return []
+        return list(self.session.stop())

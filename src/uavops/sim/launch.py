@@ -6,6 +6,7 @@ parameter file. Options only one back end has are refused with a sentence naming
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ class LaunchOptions:
     ekf_settle_s: float | None = None
     wipe: bool = False
     duration_s: float | None = None
+    wind_speed_mps: float | None = None
+    wind_dir_deg: float | None = None
+    wind_turbulence_mps: float | None = None
 
 
 @dataclass
@@ -94,7 +98,8 @@ def run_until_stopped(options: LaunchOptions, on_ready: Callable[[LaunchInfo], N
         cfg = SimConfig(home=options.home, speedup=options.speedup, seed=options.seed, tcp_port=options.tcp_port,
                         extra_tcp_ports=(options.tcp_port + 2, options.tcp_port + 3) if options.tcp_port else (),
                         udp_out=udp, params_file=params_file, eeprom_dir=options.eeprom_dir,
-                        packet_loss=options.loss,
+                        packet_loss=options.loss, wind_speed_mps=options.wind_speed_mps,
+                        wind_dir_deg=options.wind_dir_deg, wind_turbulence_mps=options.wind_turbulence_mps,
                         ekf_settle_s=41.0 if options.ekf_settle_s is None else options.ekf_settle_s)
         if options.wipe and options.eeprom_dir is not None:
             (Path(options.eeprom_dir) / "eeprom.json").unlink(missing_ok=True)
@@ -124,10 +129,17 @@ def run_until_stopped(options: LaunchOptions, on_ready: Callable[[LaunchInfo], N
                          f"one, not {options.tcp_port}.")
     else:
         instance = (options.tcp_port - 5760) // 10
+    params_files = [params_file]
+    wind_dir = tempfile.TemporaryDirectory(prefix="uavops-sitl-wind-")
+    if options.wind_speed_mps is not None:  # SITL's own wind model, same meaning as the builtin's
+        wind_parm = Path(wind_dir.name) / "wind.parm"
+        wind_parm.write_text(f"SIM_WIND_SPD {options.wind_speed_mps:g}\nSIM_WIND_DIR {options.wind_dir_deg or 0:g}\n"
+                             f"SIM_WIND_TURB {options.wind_turbulence_mps or 0:g}\n")
+        params_files.append(wind_parm)
     cfg_sitl = SitlConfig(binary=binary, home=options.home, speedup=options.speedup,
-                          instance=instance, params_files=[params_file], workdir=options.eeprom_dir,
+                          instance=instance, params_files=params_files, workdir=options.eeprom_dir,
                           wipe_eeprom=options.wipe, udp_out=udp)
-    with SitlProcess(cfg_sitl) as proc:
+    with wind_dir, SitlProcess(cfg_sitl) as proc:
         on_ready(LaunchInfo("ardupilot", proc.tcp_urls, f"udpin:{udp}" if udp else None, options.home.sitl_home(),
                             options.speedup, str(params_file), str(proc.workdir),
                             {"binary": str(proc.binary), "instance": instance}))

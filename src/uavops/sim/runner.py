@@ -264,11 +264,17 @@ class RunningSim:
             if kind == "accept":
                 link = obj.accept(self.link_faults)
                 if link is not None:
+                    stale = self._sel.get_map().get(link.fd)
+                    if stale is not None:  # the fd of a link closed mid-loop was reused by this client
+                        self._drop(stale.data[1])
                     self._sel.register(link.sock, selectors.EVENT_READ, ("tcp", link))
                     self.hub.links.append(link)
                     self.clock_started.set()
             elif kind == "tcp":
                 link = obj
+                if link.closed:
+                    self._drop(link)
+                    continue
                 try:
                     data = link.sock.recv(65536)
                 except (BlockingIOError, InterruptedError):
@@ -296,7 +302,9 @@ class RunningSim:
     def _drop(self, link: Link) -> None:
         if isinstance(link, TcpLink):
             try:
-                self._sel.unregister(link.sock)
+                key = self._sel.get_map().get(link.fd)
+                if key is not None and key.data[1] is link:
+                    self._sel.unregister(link.fd)
             except (KeyError, ValueError):
                 pass
         link.close()

@@ -150,6 +150,7 @@ class TcpLink(Link):
     def __init__(self, sock: socket.socket, addr: Any, faults: LinkFaults) -> None:
         super().__init__(f"tcp:{addr[0]}:{addr[1]}", faults)
         self.sock = sock
+        self.fd = sock.fileno()  # kept: a closed socket reports -1, but the selector knows it by this number
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.outbuf = bytearray()
