@@ -8,7 +8,9 @@ Connection strings are pymavlink's (``udp:HOST:PORT`` / ``udpin:`` listen, ``udp
 
 from __future__ import annotations
 
+
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,13 +61,21 @@ class PymavlinkTransport:
         from pymavlink import mavutil
 
         self.spec = parse_connection(url)
-        try:
-            self._conn: Any = mavutil.mavlink_connection(
-                self.spec.device, baud=self.spec.baud, source_system=source_system,
-                source_component=source_component, autoreconnect=False, dialect="ardupilotmega")
-        except (OSError, Exception) as exc:  # pymavlink raises bare Exception for some failures
-            raise ConnectionLost(f"Cannot open the link {url} ({exc}); check the address, that the vehicle "
-                                 "or simulator is running, and the cable or radio.") from exc
+        # pymavlink's own TCP retries print "… sleeping" on stdout, which would corrupt --json output:
+        # retry here instead, quietly, as often and as long as pymavlink would (3 × 1 s).
+        attempts = 4 if self.spec.device.startswith("tcp:") else 1
+        for attempt in range(attempts):
+            try:
+                self._conn: Any = mavutil.mavlink_connection(
+                    self.spec.device, baud=self.spec.baud, source_system=source_system,
+                    source_component=source_component, autoreconnect=False, dialect="ardupilotmega", retries=0)
+                break
+            except (OSError, Exception) as exc:  # pymavlink raises bare Exception for some failures
+                if attempt + 1 < attempts and isinstance(exc, ConnectionRefusedError):
+                    time.sleep(1.0)
+                    continue
+                raise ConnectionLost(f"Cannot open the link {url} ({exc}); check the address, that the vehicle "
+                                     "or simulator is running, and the cable or radio.") from exc
         self._conn.mav.robust_parsing = True
         self._tcp = self.spec.device.startswith("tcp:")
 
