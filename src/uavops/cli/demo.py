@@ -20,9 +20,9 @@ from .options import emit_json, get_settings, json_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True, help="Everything the demo writes goes here.")
 @click.option("--size-m", type=click.FloatRange(min=150), default=None,
-              help="Side of the generated scene (m); at least 150 so the survey takes several photos.")
+              help="Side of the generated scene (m; default: the scenario's, at most 300). At least 150.")
 @click.option("--scene-gsd-cm", type=click.FloatRange(min=1, max=20), default=None,
-              help="Pixel size of the generated scene (cm).")
+              help="Pixel size of the generated scene (cm; default: the scenario's, at least 5).")
 @click.option("--area-max-m", type=click.FloatRange(min=50), default=None,
               help="Largest side of the surveyed district (m); smaller runs faster.")
 @click.option("--alt", "alt_m", type=click.FloatRange(min=10, max=120), default=None,
