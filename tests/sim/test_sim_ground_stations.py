@@ -69,9 +69,26 @@ def _fly_with_mavproxy(vehicle, tmp_path):
         wait_for("Detected vehicle", 30)
         # heartbeats faster than FS_GCS_TIMEOUT in simulated time (the profile enables the GCS failsafe)
         send(f"set heartbeat {int(vehicle.speedup * 3)}")
-        send(f"wp load {wp_file}")
-        wait_for(f"Sent all {count} waypoints", 30)
-        wait_for("ACCEPTED", 10)
+        # Like SITL, the vehicle answers NO_SPACE to uploads during its first (BOOT) second; an operator
+        # waits for the parameter download MAVProxy starts once the vehicle is up, and retries if refused.
+        wait_for("parameters", 30)
+        for attempt in range(3):
+            mark = len(lines)
+            send(f"wp load {wp_file}")
+            end = time.monotonic() + 30
+            outcome = None
+            while outcome is None and time.monotonic() < end:
+                chunk = "".join(lines[mark:])
+                if f"Sent all {count} waypoints" in chunk:
+                    outcome = "sent"
+                elif "NO_SPACE" in chunk:
+                    outcome = "refused"
+                time.sleep(0.05)
+            if outcome == "sent":
+                break
+            assert outcome == "refused" and attempt < 2, "".join(lines[-30:])
+            time.sleep(1.0)
+        wait_for("ACCEPTED", 10, mark)
         send("mode GUIDED")
         wait_for("GUIDED>", 10)
         mark = len(lines)
