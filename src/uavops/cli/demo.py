@@ -61,6 +61,6 @@ def cli(ctx: click.Context, scenario: str | None, backend: str, sitl_bin: Path |
     table.add_row("Hub report id", str(s["report_id"]))
     for name, path in s["paths"].items():
         table.add_row(name.replace("_", " ").capitalize(), path)
-    table.add_row("Hub map", s["hub_map"])
+    table.add_row("Hub map", f"{s['hub_serve']}  then open http://127.0.0.1:8080/map")
     table.add_row("Time per stage", ", ".join(f"{t.name} {t.seconds:.0f}s" for t in result.stages))
     Console().print(table)
