@@ -14,17 +14,17 @@ from ..geo import LocalProjection
 __all__ = ["affected_district"]
 
 
-def affected_district(scene_dir: Path, scene_bounds_lonlat: tuple[float, float, float, float], *,
+def affected_district(scene_dir: Path, scene_bounds_m: tuple[float, float, float, float], scene_epsg: int, *,
                       margin_m: float = 40.0, min_side_m: float = 150.0, max_side_m: float | None = None) -> dict[str, Any]:
     """A GeoJSON Feature around what the event touched, kept inside the scene.
 
     An operator surveys the affected district, not the whole map: the area is the event
     extent plus damaged buildings, buffered by ``margin_m``, squared off to a rectangle (the
     way a survey box is drawn in the field) and clipped to the scene with a margin so that
-    photo footprints stay on the scene raster.
+    photo footprints stay on the scene raster. ``scene_bounds_m`` is (left, bottom, right, top)
+    in the scene's projected CRS ``scene_epsg``.
     """
-    minlon, minlat, maxlon, maxlat = scene_bounds_lonlat
-    proj = LocalProjection.for_point((minlon + maxlon) / 2, (minlat + maxlat) / 2)
+    proj = LocalProjection(scene_epsg)
     geoms = []
     events_path = scene_dir / "events.geojson"
     if events_path.exists():
@@ -33,9 +33,7 @@ def affected_district(scene_dir: Path, scene_bounds_lonlat: tuple[float, float, 
     if buildings_path.exists():
         geoms += [shape(f["geometry"]) for f in json.loads(buildings_path.read_text())["features"]
                   if f.get("geometry") and f["properties"].get("damage_gra") not in (None, "No visible damage")]
-    sx0, sy0 = proj.to_xy(minlon, minlat)
-    sx1, sy1 = proj.to_xy(maxlon, maxlat)
-    inner = box(min(sx0, sx1), min(sy0, sy1), max(sx0, sx1), max(sy0, sy1)).buffer(-margin_m, join_style=2)
+    inner = box(*scene_bounds_m).buffer(-margin_m, join_style=2)
     if geoms:
         from shapely.ops import transform
 

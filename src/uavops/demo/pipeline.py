@@ -22,7 +22,6 @@ from rich.console import Console
 
 from ..errors import InputError, SimError
 from ..files import ensure_out_dir, write_json
-from ..geo import LocalProjection
 from ..locations import Location
 from ..package import normalize_event_type
 from .area import affected_district
@@ -114,13 +113,6 @@ def _scenario(opts: DemoOptions) -> Any:
     return load_scenario(opts.scenario)
 
 
-def _scene_bounds_lonlat(scene: Any) -> tuple[float, float, float, float]:
-    left, bottom, right, top = scene.bounds
-    proj = LocalProjection(scene.crs_epsg)
-    lons, lats = proj.to_lonlat([left, right, left, right], [bottom, bottom, top, top])
-    return min(lons), min(lats), max(lons), max(lats)
-
-
 def _strip_grades(buildings: Path, out: Path) -> Path:
     """Building footprints as OpenStreetMap would give them: outlines only, no damage truth."""
     data = json.loads(buildings.read_text(encoding="utf-8"))
@@ -138,9 +130,10 @@ def _vehicle(opts: DemoOptions, home: Location, seed: int, wind: Any) -> Iterato
     ArduPilot SITL serves one client per TCP port (5760, 5762, 5763 like SERIAL0..2), so the
     camera takes the second port there; the built-in simulator serves many clients per port.
     """
+    from ..sim.profiles import find_profile
+
     if opts.backend == "builtin":
         from ..sim import SimConfig, start_sim
-        from ..sim.profiles import find_profile
 
         sim = start_sim(SimConfig(home=home, speedup=opts.speedup, seed=seed, tcp_port=0, udp_out=None,
                                   params_file=find_profile(), wind_speed_mps=wind.speed_mps,
@@ -149,18 +142,14 @@ def _vehicle(opts: DemoOptions, home: Location, seed: int, wind: Any) -> Iterato
             yield sim.tcp_url, sim.tcp_url
         finally:
             sim.stop()
-    elif opts.backend == "ardupilot":
+    else:  # "ardupilot"; run_demo has checked the backend name and the binary already
         from ..sim.sitl import SitlConfig, SitlProcess, resolve_sitl_bin
 
-        binary = resolve_sitl_bin(opts.sitl_bin)
-        from ..sim.profiles import find_profile as _find
-
-        with SitlProcess(SitlConfig(binary=binary, home=home, speedup=opts.speedup, params_files=[_find()],
+        with SitlProcess(SitlConfig(binary=resolve_sitl_bin(opts.sitl_bin), home=home, speedup=opts.speedup,
+                                    params_files=[find_profile()],
                                     workdir=ensure_out_dir(opts.out_dir / "sitl"))) as proc:
             urls = proc.tcp_urls
             yield urls[0], urls[1]
-    else:
-        raise InputError(f"Unknown backend '{opts.backend}'; use builtin or ardupilot.")
 
 
 class _HubThread:
@@ -262,7 +251,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
         scene = load_scene(out / "scene")
 
     with stages.stage("plan", f"survey of the affected district with {camera.name}"):
-        district = affected_district(out / "scene", _scene_bounds_lonlat(scene), max_side_m=opts.max_area_side_m)
+        district = affected_district(out / "scene", scene.bounds, scene.crs_epsg, max_side_m=opts.max_area_side_m)
         write_json(out / "area.geojson", {"type": "FeatureCollection", "features": [district]})
         area = load_area(out / "area.geojson")
         params = SurveyParams(alt_m=opts.alt_m or scenario.vehicle.survey_alt_m,
