@@ -6,6 +6,7 @@ parameter file. Options only one back end has are refused with a sentence naming
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 from collections.abc import Callable
@@ -130,8 +131,9 @@ def run_until_stopped(options: LaunchOptions, on_ready: Callable[[LaunchInfo], N
     else:
         instance = (options.tcp_port - 5760) // 10
     params_files = [params_file]
-    wind_dir = tempfile.TemporaryDirectory(prefix="uavops-sitl-wind-")
+    wind_dir: Any = contextlib.nullcontext()
     if options.wind_speed_mps is not None:  # SITL's own wind model, same meaning as the builtin's
+        wind_dir = tempfile.TemporaryDirectory(prefix="uavops-sitl-wind-")
         wind_parm = Path(wind_dir.name) / "wind.parm"
         wind_parm.write_text(f"SIM_WIND_SPD {options.wind_speed_mps:g}\nSIM_WIND_DIR {options.wind_dir_deg or 0:g}\n"
                              f"SIM_WIND_TURB {options.wind_turbulence_mps or 0:g}\n")
