@@ -128,6 +128,11 @@ class PoseHistory:
                 out.append(va + f * (vb - va))
         return tuple(out)
 
+    def covers(self, t_s: float) -> bool:
+        """Whether position and attitude samples exist at or after ``t_s`` (so ``at`` interpolates)."""
+        with self.lock:
+            return bool(self.pos) and bool(self.att) and self.pos[-1].t_s >= t_s and self.att[-1].t_s >= t_s
+
     def at(self, t_s: float) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
         """((lat, lon, alt_amsl, rel_alt), (roll, pitch, yaw)) at boot time ``t_s``, or None if not covered."""
         with self.lock:
@@ -181,8 +186,10 @@ class CaptureSession:
                  distortion: bool = True, radiometry: bool = True, seed: int = 0, jpeg_quality: int = 92,
                  stream_rate_hz: int = 10, heartbeat_timeout_s: float = 30.0, transport: Any = None,
                  on_photo: Callable[[CaptureRecord], None] | None = None, which: str = "post",
-                 dem: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> None:
+                 dem: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                 cover_wait_s: float = 1.0) -> None:
         self.connect_url = connect_url
+        self.cover_wait_s = cover_wait_s  # longest wait for telemetry after a trigger before using the last sample
         self.scene = scene if isinstance(scene, Scene) else load_scene(scene)
         self.photos_dir = ensure_out_dir(photos_dir)
         self.camera = camera
@@ -373,6 +380,11 @@ class CaptureSession:
     def _pose_for(self, job: _Job) -> tuple[tuple[float, ...], tuple[float, float, float] | None, str] | None:
         """((lat, lon, alt_amsl, rel_alt, roll, pitch, yaw), velocity ENU or None, source)."""
         if job.t_boot_s is not None:
+            # CAMERA_FEEDBACK often arrives before the telemetry sample that follows the trigger;
+            # wait for it rather than take the previous sample (up to one sample period late).
+            deadline = time.monotonic() + self.cover_wait_s
+            while not self.history.covers(job.t_boot_s) and time.monotonic() < deadline:
+                time.sleep(0.005)
             got = self.history.at(job.t_boot_s)
             if got is not None:
                 return got[0][:4] + got[1], (got[0][4], got[0][5], got[0][6]), "interpolated"
