@@ -120,7 +120,7 @@ def test_interrupt_leaves_no_partial_output(synthetic_flight, tmp_path: Path, mo
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         build_mosaic(synthetic_flight.photos_dir, out, MosaicOptions(gsd_cm=12.0))
-    assert calls["n"] == 3
+    assert calls["n"] >= 3  # windows already handed to the other render thread may start too
     assert list(out.iterdir()) == []
 
 

@@ -20,6 +20,7 @@ __all__ = ["Features", "PairMatch", "detect_features", "match_pair", "working_re
 MAX_FEATURES = 5000
 MIN_INLIERS = 20
 COARSE_FEATURES = 5000
+COARSE_FIRST = 1200
 
 
 @dataclass
@@ -147,23 +148,34 @@ def _guided(fi: Features, fj: Features, pred_j: np.ndarray, radius_px: float) ->
 def _coarse(fi: Features, fj: Features, size_px: tuple[int, int]) -> np.ndarray | None:
     """Pose-free estimate of the similarity i→j (full-res px) from ratio-tested matches.
 
-    At most the ``COARSE_FEATURES`` strongest keypoints take part (features are stored best-first
-    per image cell). Fewer would be cheaper, but on foliage-heavy sets (Brighton) pairs then fail.
+    A cascade: the ``COARSE_FIRST`` strongest keypoints of each photo (features are stored
+    best-first per image cell, so any prefix is spread over the image) settle most pairs for a
+    tenth of the cost; only pairs they cannot settle — foliage-heavy ones (Brighton) — are tried
+    again with up to ``COARSE_FEATURES``.
     """
-    sub_i = np.arange(min(len(fi.xy), COARSE_FEATURES))
-    sub_j = np.arange(min(len(fj.xy), COARSE_FEATURES))
+    for n_feat, min_support in ((COARSE_FIRST, 25), (COARSE_FEATURES, 10)):
+        est = _coarse_with(fi, fj, size_px, n_feat, min_support)
+        if est is not None or (len(fi.xy) <= n_feat and len(fj.xy) <= n_feat):
+            return est
+    return None
+
+
+def _coarse_with(fi: Features, fj: Features, size_px: tuple[int, int], n_feat: int,
+                 min_support: int) -> np.ndarray | None:
+    sub_i = np.arange(min(len(fi.xy), n_feat))
+    sub_j = np.arange(min(len(fj.xy), n_feat))
     knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(fi.desc[sub_i], fj.desc[sub_j], k=2)
     qi, qj = [], []
     for m in knn:
         if len(m) == 2 and m[0].distance < 0.85 * m[1].distance:
             qi.append(sub_i[m[0].queryIdx])
             qj.append(sub_j[m[0].trainIdx])
-    if len(qi) < 12:
+    if len(qi) < max(12, min_support):
         return None
     tol = 0.006 * max(size_px)
     a, mask = cv2.estimateAffinePartial2D(fi.xy[qi], fj.xy[qj], method=cv2.RANSAC, ransacReprojThreshold=tol,
                                           maxIters=5000, confidence=0.999)
-    if a is None or mask is None or int(mask.sum()) < 10:
+    if a is None or mask is None or int(mask.sum()) < min_support:
         return None
     scale = float(np.hypot(a[0, 0], a[1, 0]))
     if not 0.7 < scale < 1.4:
@@ -172,7 +184,8 @@ def _coarse(fi: Features, fj: Features, size_px: tuple[int, int]) -> np.ndarray 
 
 
 def match_pair(i: int, j: int, fi: Features, fj: Features, h_i: np.ndarray, h_j: np.ndarray,
-               size_px: tuple[int, int], gate_m: float, ransac_px: float, max_ties: int = 200) -> PairMatch | None:
+               size_px: tuple[int, int], gate_m: float, ransac_px: float, max_ties: int = 200,
+               hint: np.ndarray | None = None) -> PairMatch | None:
     """Match two photos; ``h_i``/``h_j`` are their initial pixel→ground homographies.
 
     Vegetation defeats plain ratio-test matching (thousands of similar leaves), so matching runs
@@ -183,12 +196,17 @@ def match_pair(i: int, j: int, fi: Features, fj: Features, h_i: np.ndarray, h_j:
     where the coarse transform puts it, so a lenient ratio test suffices. RANSAC then keeps the
     matches consistent with one ground-plane homography within ``ransac_px`` full-resolution
     pixels (tree tops with large parallax drop out). Returns None if too few matches survive.
+
+    ``hint`` (pixel of i → pixel of j, e.g. chained from pairs already matched) replaces pass (1):
+    most pairs of a survey are tied through neighbours, and pass (1) is most of the cost.
     """
     if len(fi.xy) < MIN_INLIERS or len(fj.xy) < MIN_INLIERS:
         return None
     radius_px = 0.015 * max(size_px)
-    coarse = _coarse(fi, fj, size_px)
-    if coarse is None:
+    coarse = hint if hint is not None else _coarse(fi, fj, size_px)
+    if hint is not None:
+        radius_px *= 1.5
+    elif coarse is None:
         gi_all, gj_all = apply_h(h_i, fi.xy), apply_h(h_j, fj.xy)
         best = cv2.BFMatcher(cv2.NORM_HAMMING).match(fi.desc, fj.desc)
         if len(best) < MIN_INLIERS:

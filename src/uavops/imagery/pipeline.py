@@ -25,6 +25,7 @@ from ..progress import progress_bar
 from .adjust import adjust
 from .captures import CapturePose, read_captures
 from .exposure import compute_gains
+from .chain import match_pairs_chained
 from .features import Features, PairMatch, detect_features, match_pair, working_reduce
 from .geometry import Intrinsics, apply_h, footprint_corners, grid_convergence_deg, pose_homography, resolve_intrinsics
 from .orient import estimate_yaws, wrap_deg
@@ -359,21 +360,18 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
         max_ties = 200 if n <= 150 else 80
         ransac_px = [max(2.0 * (usable[k].feats.scale if usable[k].feats else 1.0), 0.2 / gsd_native[k]) for k in range(n)]
 
-        def do_match(ab: tuple[int, int]) -> PairMatch | None:
+        def do_match(ab: tuple[int, int], hint: np.ndarray | None = None) -> PairMatch | None:
             a, b = ab
             fa, fb = usable[a].feats, usable[b].feats
             assert fa is not None and fb is not None
             return match_pair(a, b, fa, fb, usable[a].h0, usable[b].h0,  # type: ignore[arg-type]
                               (usable[a].meta.width_px, usable[a].meta.height_px), gate_m,
-                              max(ransac_px[a], ransac_px[b]), max_ties=max_ties)
+                              max(ransac_px[a], ransac_px[b]), max_ties=max_ties, hint=hint)
 
         task = bar.add_task("Matching photos", total=len(pairs))
-        matches: list[PairMatch] = []
-        with ThreadPoolExecutor(max_workers=max(1, opts.threads)) as pool:
-            for m in pool.map(do_match, pairs):
-                if m is not None:
-                    matches.append(m)
-                bar.advance(task)
+        centres = np.array([[c.centroid.x, c.centroid.y] for c in circles])
+        matches = match_pairs_chained(pairs, centres, do_match, threads=opts.threads,
+                                      on_pair=lambda: bar.advance(task))
 
         lap("match")
 
@@ -423,12 +421,8 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
                    for m in matches if m.i in main_set and m.j in main_set]
         used = [usable[k] for k in main]
         gsd_used = gsd_native[main]
-        cache_keys = {old: new for old, new in remap.items()}
         kept_cache = PhotoCache(lambda idx: read_image(used[idx].meta.path, render_reduce), budget)
-        for old, new in cache_keys.items():
-            if old in cache._items:
-                kept_cache.put(new, cache._items[old])
-        cache._items.clear()
+        kept_cache.take_over(cache, remap)
         cache = kept_cache
 
         # 7. adjustment -----------------------------------------------------------------------------------
@@ -484,7 +478,7 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
         lap("gains_grid")
         mosaic_path = out_dir / MOSAIC_NAME
         write_cog(mosaic_path, width, height, transform, proj.crs, render_rgb, windows,
-                  on_window=lambda: bar.advance(task), jpeg_quality=opts.jpeg_quality,
+                  on_window=lambda: bar.advance(task), jpeg_quality=opts.jpeg_quality, threads=opts.threads,
                   on_stage=lambda name: lap("render_tiles"))
         bar.advance(task)
         lap("cog")

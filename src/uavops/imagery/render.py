@@ -14,6 +14,7 @@ the number of photos in the survey.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +41,11 @@ class RenderPhoto:
 
 
 class PhotoCache:
-    """Decoded photos at the render resolution, evicting the least recently used past a byte budget."""
+    """Decoded photos at the render resolution, evicting the least recently used past a byte budget.
+
+    Thread-safe: tiles are rendered by several threads; a photo wanted by two of them at once is
+    decoded once (the second waits for the first) and decoding never holds the cache-wide lock.
+    """
 
     def __init__(self, loader: Callable[[int], np.ndarray], budget_bytes: int) -> None:
         self._loader = loader
@@ -48,33 +53,54 @@ class PhotoCache:
         self._items: OrderedDict[int, np.ndarray] = OrderedDict()
         self._bytes = 0
         self.loads = 0
+        self._lock = threading.Lock()
+        self._loading: dict[int, threading.Lock] = {}
 
     def put(self, index: int, img: np.ndarray) -> None:
+        with self._lock:
+            self._put(index, img)
+
+    def _put(self, index: int, img: np.ndarray) -> None:
         if index in self._items:
             return
         self._items[index] = img
         self._bytes += img.nbytes
-        self._evict()
-
-    def get(self, index: int) -> np.ndarray:
-        img = self._items.get(index)
-        if img is not None:
-            self._items.move_to_end(index)
-            return img
-        img = self._loader(index)
-        self.loads += 1
-        self.put(index, img)
-        return img
-
-    def _evict(self) -> None:
         while self._bytes > self._budget and len(self._items) > 1:
             _, old = self._items.popitem(last=False)
             self._bytes -= old.nbytes
 
+    def get(self, index: int) -> np.ndarray:
+        with self._lock:
+            img = self._items.get(index)
+            if img is not None:
+                self._items.move_to_end(index)
+                return img
+            gate = self._loading.setdefault(index, threading.Lock())
+        with gate:
+            with self._lock:
+                img = self._items.get(index)
+            if img is None:
+                img = self._loader(index)
+                with self._lock:
+                    self.loads += 1
+                    self._put(index, img)
+        return img
+
     def drop(self, index: int) -> None:
-        img = self._items.pop(index, None)
-        if img is not None:
-            self._bytes -= img.nbytes
+        with self._lock:
+            img = self._items.pop(index, None)
+            if img is not None:
+                self._bytes -= img.nbytes
+
+    def take_over(self, other: PhotoCache, renumber: dict[int, int]) -> None:
+        """Adopt the decoded photos of ``other`` under new indices (photos dropped before rendering)."""
+        with other._lock:
+            items = list(other._items.items())
+            other._items.clear()
+            other._bytes = 0
+        for old, img in items:
+            if old in renumber:
+                self.put(renumber[old], img)
 
 
 class TileRenderer:
@@ -154,7 +180,12 @@ class TileRenderer:
 
     def render(self, col0: int, row0: int, width: int, height: int,
                with_labels: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(BGR uint8 image, uint8 mask 0/255, optional label map of the dominant photo) for a window."""
+        """(BGR uint8 image, uint8 mask 0/255, optional label map of the dominant photo) for a window.
+
+        Safe to call from several threads at once (tiles are independent; the cache locks itself).
+        Every per-pixel step is one OpenCV/numpy call over a whole array — no boolean fancy
+        indexing, which costs more than the warp itself on a 1 MP tile.
+        """
         acc = np.zeros((height, width, 3), np.float32)
         wsum = np.zeros((height, width), np.float32)
         labels = np.full((height, width), -1, np.int32) if with_labels else None
@@ -174,33 +205,47 @@ class TileRenderer:
                 c1 = min(width, int(gx[min(cols.max() + 1, len(gx) - 1)]) + 1)
                 if r1 <= r0 or c1 <= c0:
                     continue
-                # full-resolution weight for the sub-window, interpolated from the coarse grid
-                mapx = ((np.arange(c0, c1, dtype=np.float32)) / COARSE_STEP_PX)[None, :].repeat(r1 - r0, 0)
-                mapy = ((np.arange(r0, r1, dtype=np.float32)) / COARSE_STEP_PX)[:, None].repeat(c1 - c0, 1)
-                wfull = cv2.remap(wk.astype(np.float32), mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
                 img = self.cache.get(self.photos[idx].index)
                 shift = np.array([[1.0, 0, c0], [0, 1.0, r0], [0, 0, 1.0]])
                 m = np.linalg.inv(self._red_to_full) @ self._inv[idx] @ a @ shift
                 warped = cv2.warpPerspective(img, m, (c1 - c0, r1 - r0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                              borderMode=cv2.BORDER_REPLICATE)
                 gain = self.photos[idx].gain.astype(np.float32)
-                wg = cv2.merge([wfull * float(gain[0]), wfull * float(gain[1]), wfull * float(gain[2])])
                 sub = acc[r0:r1, c0:c1]
-                cv2.accumulateProduct(warped.astype(np.float32), wg, sub)
+                if float(wk.min()) >= 1.0 and labels is None:
+                    # the photo owns this whole part of the tile (no seam here): no weights to interpolate
+                    cv2.accumulate(cv2.multiply(warped, (float(gain[0]), float(gain[1]), float(gain[2]), 0.0),
+                                                dtype=cv2.CV_32F), sub)
+                    wsum[r0:r1, c0:c1] += 1.0
+                    continue
+                # full-resolution weight for the sub-window, interpolated from the coarse grid
+                wfull = self._coarse_to_pixels(wk, r0, r1, c0, c1)
+                wg = cv2.merge([wfull * float(gain[0]), wfull * float(gain[1]), wfull * float(gain[2])])
+                cv2.accumulate(cv2.multiply(warped, wg, dtype=cv2.CV_32F), sub)
                 wsum[r0:r1, c0:c1] += wfull
                 if labels is not None and best_w is not None:
                     sub_b = best_w[r0:r1, c0:c1]
                     better = wfull > sub_b
                     sub_b[better] = wfull[better]
                     labels[r0:r1, c0:c1][better] = idx
-        out = np.zeros((height, width, 3), np.uint8)
-        ok = wsum > 1e-6
-        out[ok] = np.clip(acc[ok] / wsum[ok, None] + 0.5, 0, 255).astype(np.uint8)
-        mask = self._coverage_mask(col0, row0, width, height) & ok
-        out[~mask] = 0
-        return out, (mask.astype(np.uint8) * 255), labels
+        mask = self._coverage_mask(col0, row0, width, height)
+        mask &= (wsum > 1e-6).view(np.uint8)
+        inv = np.float32(1.0) / np.maximum(wsum, np.float32(1e-6))
+        out = cv2.multiply(acc, cv2.merge([inv, inv, inv]), dtype=cv2.CV_8U)  # rounds and saturates to 0..255
+        out = cv2.bitwise_and(out, out, mask=mask)
+        return out, mask * np.uint8(255), labels
+
+    @staticmethod
+    def _coarse_to_pixels(wk: np.ndarray, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        """Bilinear interpolation of the coarse weight grid at the pixels of rows r0:r1, cols c0:c1."""
+        mapx = np.arange(c0, c1, dtype=np.float32) / COARSE_STEP_PX
+        mapy = np.arange(r0, r1, dtype=np.float32) / COARSE_STEP_PX
+        mx, my = np.broadcast_to(mapx[None, :], (r1 - r0, c1 - c0)), np.broadcast_to(mapy[:, None], (r1 - r0, c1 - c0))
+        return cv2.remap(wk.astype(np.float32), np.ascontiguousarray(mx), np.ascontiguousarray(my), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
 
     def _coverage_mask(self, col0: int, row0: int, width: int, height: int) -> np.ndarray:
+        """uint8 0/1 mask of the covered area."""
         m = np.zeros((height, width), np.uint8)
         rings = []
         for ring in self.coverage:
@@ -209,4 +254,4 @@ class TileRenderer:
             rings.append(np.round(np.stack([px, py], axis=1) * 16).astype(np.int32))
         if rings:
             cv2.fillPoly(m, rings, 1, lineType=cv2.LINE_8, shift=4)
-        return m.astype(bool)
+        return m
