@@ -39,6 +39,7 @@ __all__ = ["create_app"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 TUS_VERSION = "1.0.0"
+WRITE_BLOCK_BYTES = 1 << 20
 TUS_HEADERS = {"Tus-Resumable": TUS_VERSION}
 GEOJSON = "application/geo+json"
 ITEMS_PARAMS = {"bbox", "datetime", "limit", "offset", "f", "country", "damage_gra"}
@@ -105,7 +106,7 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
     # Upload work runs in its own small thread pools, so catalogue reads (default pool) stay responsive
     # while many packages arrive at once.
     chunk_limiter = anyio.CapacityLimiter(8)
-    finalize_limiter = anyio.CapacityLimiter(2)
+    finalize_limiter = anyio.CapacityLimiter(4)
 
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> Response:
@@ -474,23 +475,41 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
                 checksum = (algo.lower(), base64.b64decode(b64, validate=True))
             except binascii.Error:
                 raise BadRequestError("Upload-Checksum must be 'sha256 <base64 digest>'.") from None
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > config.max_chunk_bytes:
+        declared_text = request.headers.get("content-length")
+        declared = int(declared_text) if declared_text and declared_text.isdigit() else None
+        if declared is not None and declared > config.max_chunk_bytes:
             raise PayloadTooLargeError(
                 f"A chunk may be at most {config.max_chunk_bytes} bytes; send smaller chunks."
             )
-        parts: list[bytes] = []
-        size = 0
-        async for block in request.stream():
-            size += len(block)
-            if size > config.max_chunk_bytes:
-                raise PayloadTooLargeError(
-                    f"A chunk may be at most {config.max_chunk_bytes} bytes; send smaller chunks."
-                )
-            parts.append(block)
-        state = await anyio.to_thread.run_sync(
-            svc.append_chunk, p, upload_id, upload_offset, b"".join(parts), checksum, limiter=chunk_limiter
+        # Offset, status and length are checked before the body is read; the body then goes to disk
+        # in blocks of about 1 MiB (written and hashed in a worker thread), never whole into memory.
+        writer = await anyio.to_thread.run_sync(
+            svc.open_chunk, p, upload_id, upload_offset, checksum, declared, limiter=chunk_limiter
         )
+        try:
+            parts: list[bytes] = []
+            pending = 0
+            size = 0
+            async for block in request.stream():
+                size += len(block)
+                if size > config.max_chunk_bytes:
+                    raise PayloadTooLargeError(
+                        f"A chunk may be at most {config.max_chunk_bytes} bytes; send smaller chunks."
+                    )
+                parts.append(block)
+                pending += len(block)
+                if pending >= WRITE_BLOCK_BYTES:
+                    data = b"".join(parts)
+                    parts.clear()
+                    pending = 0
+                    await anyio.to_thread.run_sync(writer.write, data, limiter=chunk_limiter)
+            if parts:
+                await anyio.to_thread.run_sync(writer.write, b"".join(parts), limiter=chunk_limiter)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(writer.abort, limiter=chunk_limiter)
+            raise
+        state = await anyio.to_thread.run_sync(writer.commit, limiter=chunk_limiter)
         return Response(status_code=204, headers={**TUS_HEADERS, "Upload-Offset": str(state.offset)})
 
     @app.post("/uploads/{upload_id}/finalize", tags=["uploads"])

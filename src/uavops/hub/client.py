@@ -18,6 +18,8 @@ import hashlib
 import io
 import json
 import logging
+import mmap
+import os
 import shutil
 import tarfile
 import time
@@ -25,7 +27,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -56,7 +58,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TUS_VERSION = "1.0.0"
-DEFAULT_CHUNK_BYTES = 8 << 20
+DEFAULT_CHUNK_BYTES = 2 << 20
+"""First chunk of an adaptive upload."""
+MAX_CHUNK_BYTES = 32 << 20
+"""Ceiling for adaptive chunks (the hub accepts up to 64 MiB)."""
+MIN_CHUNK_BYTES = 64 << 10
+"""Floor an adaptive upload shrinks to on a failing link."""
+CHUNK_TARGET_S = 3.0
+"""Adaptive chunks aim at this many seconds per PATCH: long enough that per-request costs vanish,
+short enough that a dropped link loses little and the offset advances often."""
 RETRY_STATUSES = {408, 423, 425, 429, 500, 502, 503, 504}
 ERROR_BY_STATUS: dict[int, type[HubError]] = {
     401: AuthenticationError,
@@ -360,6 +370,31 @@ class Outbox:
         shutil.rmtree(entry.folder, ignore_errors=True)
 
 
+class _ArchiveMap:
+    """The outbox archive mapped read-only: chunks are hashed and sent straight from the page cache."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by __exit__
+        size = os.fstat(self._fh.fileno()).st_size
+        self._map = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+
+    def view(self, offset: int, size: int) -> memoryview:
+        if self._map is None:
+            return memoryview(b"")
+        return memoryview(self._map)[offset : offset + size]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._map is not None:
+            try:
+                self._map.close()
+            except BufferError:  # a view is still referenced somewhere; the mapping goes with it
+                pass
+        self._fh.close()
+
+
 # --------------------------------------------------------------------------- client
 
 
@@ -379,7 +414,13 @@ class UploadClient:
     transport
         Optional httpx transport (``httpx.ASGITransport(app=…)`` for an in-process hub).
     chunk_bytes
-        PATCH size; smaller is kinder to flaky links, larger is faster on good ones.
+        PATCH size in bytes. ``None`` (the default) adapts it: it starts at 2 MiB, grows (at most
+        doubling) while chunks go through in well under 3 s, up to ``max_chunk_bytes`` (32 MiB), and
+        halves after every failed or timed-out chunk, down to 64 KiB, so weak field links still get
+        their bytes through. A number fixes the size (e.g. to stay under a proxy's body limit),
+        unless ``max_chunk_bytes`` is given too, which lets it grow from there.
+    max_chunk_bytes
+        Ceiling for adaptive chunks.
     max_retries
         Consecutive failed attempts tolerated before giving up (the package stays queued).
     backoff_s, max_backoff_s
@@ -394,7 +435,8 @@ class UploadClient:
         token: str,
         *,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
-        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        chunk_bytes: int | None = None,
+        max_chunk_bytes: int | None = None,
         max_retries: int = 8,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
@@ -407,7 +449,13 @@ class UploadClient:
         if not token:
             raise InputError("An API token is needed; pass --token or set UAVOPS_HUB_TOKEN.")
         self.hub_url = hub_url.rstrip("/")
-        self.chunk_bytes = max(1, int(chunk_bytes))
+        if chunk_bytes is None:  # adaptive from the default start size
+            self.chunk_bytes = DEFAULT_CHUNK_BYTES
+            self.max_chunk_bytes = max(DEFAULT_CHUNK_BYTES, int(max_chunk_bytes or MAX_CHUNK_BYTES))
+        else:  # a fixed size unless a ceiling is given too
+            self.chunk_bytes = max(1, int(chunk_bytes))
+            self.max_chunk_bytes = max(self.chunk_bytes, int(max_chunk_bytes or self.chunk_bytes))
+        self.min_chunk_bytes = min(self.chunk_bytes, MIN_CHUNK_BYTES)
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
@@ -465,10 +513,24 @@ class UploadClient:
                 log.info("%s %s failed (%s); retrying in %.1f s", method, url, exc, delay)
                 self._sleep(delay)
 
-    def _body(self, data: bytes) -> Iterator[bytes]:
-        """Chunk body, paced to ``max_rate_bps`` when a cap is set."""
+    def _adapt(self, size: int, took_s: float | None) -> None:
+        """Next chunk size: aim at ``CHUNK_TARGET_S`` per chunk; halve after a failure (``took_s=None``)."""
+        if self.max_chunk_bytes == self.min_chunk_bytes == self.chunk_bytes:
+            return
+        if took_s is None:
+            new = size // 2
+        else:
+            rate = size / max(took_s, 1e-3)
+            new = min(2 * size, max(size // 2, int(rate * CHUNK_TARGET_S)))
+            if size < self.chunk_bytes:  # the last, shorter chunk of a file says little
+                return
+        self.chunk_bytes = max(self.min_chunk_bytes, min(self.max_chunk_bytes, new))
+
+    def _body(self, data: bytes | memoryview) -> Iterator[bytes | memoryview]:
+        """Chunk body in 1 MiB pieces (no copy of the file), paced to ``max_rate_bps`` when a cap is set."""
         if not self.max_rate_bps:
-            yield data
+            for i in range(0, len(data), 1 << 20):
+                yield data[i : i + (1 << 20)]
             return
         piece = max(1024, int(self.max_rate_bps / 10))
         start = time.monotonic()
@@ -557,23 +619,25 @@ class UploadClient:
         failures = 0
         if progress:
             progress(offset, entry.size_bytes)
-        with open(entry.archive, "rb") as fh:
+        with _ArchiveMap(entry.archive) as archive:
             while offset < entry.size_bytes:
-                fh.seek(offset)
-                data = fh.read(min(self.chunk_bytes, entry.size_bytes - offset))
+                size = min(self.chunk_bytes, entry.size_bytes - offset)
+                data = archive.view(offset, size)
                 digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
                 headers = {
                     "Upload-Offset": str(offset),
                     "Content-Type": "application/offset+octet-stream",
                     "Upload-Checksum": f"sha256 {digest}",
-                    "Content-Length": str(len(data)),
+                    "Content-Length": str(size),
                 }
+                started = time.monotonic()
                 try:
                     resp = self._http.patch(url, content=self._body(data), headers=headers)
                     if resp.status_code == 204:
                         offset = int(resp.headers["Upload-Offset"])
-                        sent += len(data)
+                        sent += size
                         failures = 0
+                        self._adapt(size, time.monotonic() - started)
                         if progress:
                             progress(offset, entry.size_bytes)
                         continue
@@ -587,7 +651,10 @@ class UploadClient:
                     reason = f"HTTP {resp.status_code}"
                 except httpx.TransportError as exc:
                     reason = str(exc) or type(exc).__name__
+                finally:
+                    data.release()
                 failures += 1
+                self._adapt(size, None)
                 if failures > self.max_retries:
                     raise HubUnreachableError(
                         f"The hub at {self.hub_url} could not take the upload ({reason}) "

@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import re
 import secrets
 import shutil
@@ -52,7 +51,14 @@ from .blobs import BlobStore, blob_key, open_blob_store
 from .config import HubConfig
 from .validation import ExtractedFiles, ValidatedPackage, extract_archive, validate_package
 
-__all__ = ["BadRequestError", "ChecksumMismatchError", "HubService", "UploadState", "parse_datetime_filter"]
+__all__ = [
+    "BadRequestError",
+    "ChecksumMismatchError",
+    "ChunkWriter",
+    "HubService",
+    "UploadState",
+    "parse_datetime_filter",
+]
 
 ORG_CODE_RE = re.compile(r"^[A-Z]{2}-[A-Za-z0-9_.-]{1,60}$")
 EVENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -95,6 +101,100 @@ class UploadState:
     report_id: str | None
     version: int | None
     expires_at: str
+
+
+class ChunkWriter:
+    """One PATCH body on its way to disk: written and hashed block by block as it arrives.
+
+    Two SHA-256s run over every block: the chunk's own (tus ``Upload-Checksum``, checked before the
+    new offset is committed) and the whole file's (carried from chunk to chunk in memory, so that
+    finalisation does not read the file again).
+
+    Durability: the upload file is never fsynced, not per chunk and not at the end, and that is
+    enough for the guarantees the hub gives:
+
+    * A killed hub process (``kill -9``, OOM killer, crash) loses nothing that ``write()`` returned:
+      the bytes sit in the kernel's page cache, which outlives the process, and the offset is
+      committed to the database only after they are written, so it never runs ahead of the file.
+      The resume tests kill the live server with SIGKILL mid-upload.
+    * A power cut or kernel crash can lose unsynced bytes below a committed offset. That can never
+      become a damaged report: finalisation compares the whole file with its announced SHA-256,
+      and on a mismatch the hub resets the upload to byte 0 and says so; the package stays in the
+      client's outbox and the next ``uavops upload`` sends it again.
+    * What must survive a power cut is what a registered report points at; every blob is fsynced
+      before the database row that references it is committed (:mod:`uavops.hub.blobs`).
+
+    Skipping the fsync saves writing every upload to disk twice (once as the upload, once as the
+    blobs): the upload file is deleted after finalisation, usually before the kernel writes it back.
+    """
+
+    def __init__(
+        self,
+        service: HubService,
+        row: Any,
+        fh: Any,
+        offset: int,
+        checksum: tuple[str, bytes] | None,
+        whole: Any,
+    ) -> None:
+        self._svc = service
+        self._row = row
+        self._fh = fh
+        self.offset = offset
+        self.written = 0
+        self._checksum = checksum
+        self._chunk = hashlib.sha256() if checksum is not None else None
+        self._whole = whole
+        self._limit = int(row["length"]) - offset
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append one block of the body (called from a worker thread; hashing releases the GIL)."""
+        if self.written + len(data) > self._limit:
+            raise HubValidationError(
+                "The chunk goes past the announced Upload-Length; resume from the offset the hub reports."
+            )
+        self._fh.write(data)
+        if self._chunk is not None:
+            self._chunk.update(data)
+        self._whole.update(data)
+        self.written += len(data)
+
+    def abort(self) -> None:
+        """Drop what this request wrote (the confirmed offset stays where it was)."""
+        try:
+            self._fh.truncate(self.offset)
+        finally:
+            self._fh.close()
+
+    def commit(self) -> UploadState:
+        """Check the chunk's SHA-256, then commit the new offset; releases the file."""
+        svc, upload_id = self._svc, self._row["id"]
+        try:
+            damaged = self._chunk is not None and self._checksum is not None
+            if damaged and self._chunk.digest() != self._checksum[1]:  # type: ignore[union-attr,index]
+                self._fh.truncate(self.offset)
+                raise ChecksumMismatchError(
+                    "The chunk arrived damaged (SHA-256 mismatch) and was discarded; send it again."
+                )
+            new_offset = self.offset + self.written
+            self._fh.flush()
+            with db.write_tx(svc.engine) as conn:
+                res = conn.execute(
+                    db.uploads.update()
+                    .where(db.uploads.c.id == upload_id, db.uploads.c.offset == self.offset)
+                    .values(offset=new_offset, updated=db.iso())
+                )
+                if res.rowcount != 1:
+                    raise ConflictError(
+                        "The upload moved on while this chunk was written; ask with HEAD and resume."
+                    )
+            with svc._hash_lock:
+                svc._running_hash[upload_id] = (new_offset, self._whole)
+        finally:
+            self._fh.close()
+        return UploadState(
+            upload_id, new_offset, int(self._row["length"]), "open", None, None, self._row["expires_at"]
+        )
 
 
 def _json(value: Any) -> str:
@@ -622,27 +722,23 @@ class HubService:
         with db.read_conn(self.engine) as conn:
             return self._state(self._own_upload(conn, principal, upload_id))
 
-    def append_chunk(
+    def open_chunk(
         self,
         principal: Principal,
         upload_id: str,
         offset: int,
-        data: bytes,
         checksum: tuple[str, bytes] | None,
-    ) -> UploadState:
-        """Write ``data`` at ``offset`` (which must be the confirmed offset) after checking its SHA-256.
+        declared_bytes: int | None = None,
+    ) -> ChunkWriter:
+        """Check a PATCH before its body is read and return a writer that streams the body to disk.
 
-        The bytes are flushed to disk before the new offset is committed, so the confirmed offset never
-        runs ahead of what is stored, even if the hub is killed in between.
+        The upload must be open, ``offset`` must be the confirmed offset and the announced body must
+        fit into ``Upload-Length``; otherwise the request fails before a byte is stored. The writer
+        holds an exclusive lock on the upload file until :meth:`ChunkWriter.commit` or
+        :meth:`ChunkWriter.abort`.
         """
-        if checksum is not None:
-            algo, expected = checksum
-            if algo != "sha256":
-                raise BadRequestError(f"Checksum algorithm '{algo}' is not supported; use sha256.")
-            if hashlib.sha256(data).digest() != expected:
-                raise ChecksumMismatchError(
-                    "The chunk arrived damaged (SHA-256 mismatch) and was discarded; send it again."
-                )
+        if checksum is not None and checksum[0] != "sha256":
+            raise BadRequestError(f"Checksum algorithm '{checksum[0]}' is not supported; use sha256.")
         with db.read_conn(self.engine) as conn:
             row = self._own_upload(conn, principal, upload_id)
         if row["status"] != "open":
@@ -652,44 +748,64 @@ class HubService:
                 f"Upload-Offset {offset} does not match the {row['offset']} bytes the hub has; "
                 "ask with HEAD and resume from there."
             )
-        if offset + len(data) > row["length"]:
+        if declared_bytes is not None and offset + declared_bytes > row["length"]:
             raise HubValidationError(
                 "The chunk goes past the announced Upload-Length; resume from the offset the hub reports."
             )
         path = self._upload_path(upload_id)
-        with open(path, "r+b" if path.exists() else "w+b") as fh:
+        fh = open(path, "r+b" if path.exists() else "w+b")  # noqa: SIM115 - the ChunkWriter closes it
+        try:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise ConflictError(
                     "Another request is writing this upload right now; wait and resume."
                 ) from None
+            whole = self._whole_hash_at(upload_id, fh, offset)
             fh.seek(offset)
             fh.truncate(offset)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-            new_offset = offset + len(data)
-            with db.write_tx(self.engine) as conn:
-                res = conn.execute(
-                    db.uploads.update()
-                    .where(db.uploads.c.id == upload_id, db.uploads.c.offset == offset)
-                    .values(offset=new_offset, updated=db.iso())
-                )
-                if res.rowcount != 1:
-                    raise ConflictError(
-                        "The upload moved on while this chunk was written; ask with HEAD and resume."
-                    )
-            with self._hash_lock:
-                covered, hasher = self._running_hash.get(upload_id, (0, None))
-                if offset == 0:
-                    covered, hasher = 0, hashlib.sha256()
-                if hasher is not None and covered == offset:
-                    hasher.update(data)
-                    self._running_hash[upload_id] = (new_offset, hasher)
-                else:
-                    self._running_hash.pop(upload_id, None)
-        return UploadState(upload_id, new_offset, int(row["length"]), "open", None, None, row["expires_at"])
+        except BaseException:
+            fh.close()
+            raise
+        return ChunkWriter(self, row, fh, offset, checksum, whole)
+
+    def _whole_hash_at(self, upload_id: str, fh: Any, offset: int) -> Any:
+        """A copy of the running whole-file SHA-256 over the first ``offset`` bytes.
+
+        Normally the hash that the previous chunk left in memory; after a hub restart (or when the
+        previous chunk went to another worker process) the bytes already on disk are hashed once.
+        """
+        with self._hash_lock:
+            covered, hasher = self._running_hash.get(upload_id, (0, None))
+        if hasher is not None and covered == offset:
+            return hasher.copy()
+        hasher = hashlib.sha256()
+        fh.seek(0)
+        left = offset
+        while left > 0:
+            block = fh.read(min(left, 1 << 20))
+            if not block:
+                break  # shorter than the confirmed offset: the whole-file check at finalisation fails
+            hasher.update(block)
+            left -= len(block)
+        return hasher
+
+    def append_chunk(
+        self,
+        principal: Principal,
+        upload_id: str,
+        offset: int,
+        data: bytes,
+        checksum: tuple[str, bytes] | None,
+    ) -> UploadState:
+        """Write ``data`` at ``offset`` (which must be the confirmed offset) after checking its SHA-256."""
+        writer = self.open_chunk(principal, upload_id, offset, checksum, len(data))
+        try:
+            writer.write(data)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.commit()
 
     def finalize_upload(self, principal: Principal, upload_id: str) -> dict[str, Any]:
         """Validate the complete archive and register it as a report (or a new version) atomically.

@@ -8,10 +8,12 @@ staging folder and registers the result only when both succeed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import math
+import mmap
 import os
 import shutil
 import stat
@@ -19,7 +21,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Self
 
 from pydantic import ValidationError
 
@@ -106,9 +108,78 @@ def _copy_limited(src: io.BufferedIOBase | Any, dst: Path, limit_bytes: int, nam
                 )
             digest.update(block)
             out.write(block)
-        out.flush()
-        os.fsync(out.fileno())  # the extracted file becomes the blob (hard link), so make it durable now
+    # not fsynced here: only files that become blobs must be durable, and the blob store syncs them
     return digest.hexdigest()
+
+
+class _ArchiveView:
+    """Read-only memory map of an uncompressed archive (zero-copy hashing of its members)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by __exit__
+        self.size = os.fstat(self._fh.fileno()).st_size
+        self._map = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if self.size else None
+
+    def fileno(self) -> int:
+        return self._fh.fileno()
+
+    def sha256(self, start: int, length: int) -> str:
+        digest = hashlib.sha256()
+        if length and self._map is not None:
+            with memoryview(self._map) as view:
+                for pos in range(start, start + length, 8 << 20):
+                    with view[pos : min(start + length, pos + (8 << 20))] as piece:
+                        digest.update(piece)
+        return digest.hexdigest()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._map is not None:
+            self._map.close()
+        self._fh.close()
+
+
+def _copy_range(view: _ArchiveView, start: int, length: int, dst: Path, name: str) -> str:
+    """Copy ``length`` bytes at ``start`` of the archive to ``dst``; return their SHA-256.
+
+    Not fsynced here: only files that become blobs need to be durable, and the blob store syncs them.
+    """
+    if start + length > view.size:
+        raise HubValidationError(
+            f"The archive member '{name}' is cut short (the archive is truncated); "
+            "build the package again and resend it."
+        )
+    digest = view.sha256(start, length)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(dst, "wb") as out:
+        done = 0
+        try:
+            while done < length:
+                n = os.copy_file_range(view.fileno(), out.fileno(), length - done, start + done, done)
+                if n == 0:
+                    break
+                done += n
+        except OSError:  # e.g. a file system without copy_file_range: copy in user space
+            out.seek(0)
+            out.truncate(0)
+            with open(view.path, "rb") as src:
+                src.seek(start)
+                done = 0
+                while done < length:
+                    block = src.read(min(1 << 20, length - done))
+                    if not block:
+                        break
+                    out.write(block)
+                    done += len(block)
+        if done != length:
+            raise HubValidationError(
+                f"The archive member '{name}' is cut short (the archive is truncated); "
+                "build the package again and resend it."
+            )
+    return digest
 
 
 def extract_archive(
@@ -187,7 +258,13 @@ def extract_archive(
                 "The upload is not a .tar, .tar.gz or .zip package; send the package "
                 "folder with uavops upload."
             ) from None
-        with tf:
+        # An uncompressed tar holds each member's bytes in one piece: hash them in place (mmap) and
+        # let the kernel copy them (copy_file_range), instead of reading and writing in Python.
+        plain = (
+            None if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" else archive
+        )
+        with tf, _ArchiveView(plain) if plain is not None else contextlib.nullcontext() as view:
+            plain = view
             count = 0
             for member in tf:
                 count += 1
@@ -215,9 +292,12 @@ def extract_archive(
                         "The archive expands far beyond its own size (decompression-ratio "
                         "limit); send the package uncompressed."
                     )
-                src = tf.extractfile(member)
-                assert src is not None
-                digest = _copy_limited(src, dest / name, member.size, member.name)
+                if plain is not None and not member.issparse():
+                    digest = _copy_range(plain, member.offset_data, member.size, dest / name, member.name)
+                else:
+                    src = tf.extractfile(member)
+                    assert src is not None
+                    digest = _copy_limited(src, dest / name, member.size, member.name)
                 if hashes is not None:
                     hashes[str(dest / name)] = digest
     candidates = [p.parent for p in dest.rglob("package.json")]
