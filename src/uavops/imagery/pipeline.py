@@ -473,7 +473,7 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
 
         def render_rgb(col0: int, row0: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
             bgr, mask, _ = renderer.render(col0, row0, w, h)
-            return bgr[:, :, ::-1], mask
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), mask
 
         lap("gains_grid")
         mosaic_path = out_dir / MOSAIC_NAME

@@ -132,7 +132,7 @@ class _HalfRender:
         rgb_sum = cv2.resize(src, size, interpolation=cv2.INTER_AREA).astype(np.float32)
         frac = cv2.resize(m.astype(np.float32), size, interpolation=cv2.INTER_AREA)
         inv = np.float32(1.0) / np.maximum(frac, np.float32(0.25))
-        half = cv2.multiply(rgb_sum, cv2.merge([inv, inv, inv]), dtype=cv2.CV_8U)
+        half = cv2.multiply(rgb_sum, cv2.cvtColor(inv, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)
         half_mask = (frac > 0).view(np.uint8) * np.uint8(255)
         return rgb, mask, half, half_mask
 

@@ -220,8 +220,8 @@ class TileRenderer:
                     continue
                 # full-resolution weight for the sub-window, interpolated from the coarse grid
                 wfull = self._coarse_to_pixels(wk, r0, r1, c0, c1)
-                wg = cv2.merge([wfull * float(gain[0]), wfull * float(gain[1]), wfull * float(gain[2])])
-                cv2.accumulate(cv2.multiply(warped, wg, dtype=cv2.CV_32F), sub)
+                gained = cv2.multiply(warped, (float(gain[0]), float(gain[1]), float(gain[2]), 0.0), dtype=cv2.CV_32F)
+                cv2.accumulateProduct(gained, cv2.cvtColor(wfull, cv2.COLOR_GRAY2BGR), sub)
                 wsum[r0:r1, c0:c1] += wfull
                 if labels is not None and best_w is not None:
                     sub_b = best_w[r0:r1, c0:c1]
@@ -231,18 +231,18 @@ class TileRenderer:
         mask = self._coverage_mask(col0, row0, width, height)
         mask &= (wsum > 1e-6).view(np.uint8)
         inv = np.float32(1.0) / np.maximum(wsum, np.float32(1e-6))
-        out = cv2.multiply(acc, cv2.merge([inv, inv, inv]), dtype=cv2.CV_8U)  # rounds and saturates to 0..255
+        out = cv2.multiply(acc, cv2.cvtColor(inv, cv2.COLOR_GRAY2BGR), dtype=cv2.CV_8U)  # rounds, saturates
         out = cv2.bitwise_and(out, out, mask=mask)
         return out, mask * np.uint8(255), labels
 
     @staticmethod
     def _coarse_to_pixels(wk: np.ndarray, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        """Bilinear interpolation of the coarse weight grid at the pixels of rows r0:r1, cols c0:c1."""
-        mapx = np.arange(c0, c1, dtype=np.float32) / COARSE_STEP_PX
-        mapy = np.arange(r0, r1, dtype=np.float32) / COARSE_STEP_PX
-        mx, my = np.broadcast_to(mapx[None, :], (r1 - r0, c1 - c0)), np.broadcast_to(mapy[:, None], (r1 - r0, c1 - c0))
-        return cv2.remap(wk.astype(np.float32), np.ascontiguousarray(mx), np.ascontiguousarray(my), cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE)
+        """Bilinear interpolation of the coarse weight grid (node k at pixel k·step) over rows r0:r1,
+        cols c0:c1 — an affine warp of the small grid, so no per-pixel coordinate maps are built."""
+        s = 1.0 / COARSE_STEP_PX
+        m = np.array([[s, 0.0, c0 * s], [0.0, s, r0 * s]])
+        return cv2.warpAffine(wk.astype(np.float32), m, (c1 - c0, r1 - r0),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
     def _coverage_mask(self, col0: int, row0: int, width: int, height: int) -> np.ndarray:
         """uint8 0/1 mask of the covered area."""
