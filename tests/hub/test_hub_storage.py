@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fixtures.hub import EVENT_ID, SeededHub, make_package, seed_hub
 
+from uavops.errors import HubValidationError
 from uavops.hub.client import Outbox
 
 
@@ -154,3 +155,81 @@ def test_sqlite_runs_in_wal_mode(sqlite_hub):
     with sqlite_hub.service.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
     assert Path(sqlite_hub.config.data_dir / "hub.sqlite").is_file()
+
+
+def test_interrupted_chunk_and_restart_keep_the_whole_file_hash_right(sqlite_hub, hub_package, tmp_path):
+    """A body cut off mid-way stores nothing; after a restart the hub re-hashes what it has, once.
+
+    The running whole-file SHA-256 lives in memory; a fresh service (a restarted hub) must rebuild it
+    from the bytes on disk, or finalisation would compare the wrong digest.
+    """
+    from uavops.hub.config import HubConfig
+    from uavops.hub.service import HubService
+
+    entry = Outbox(tmp_path / "o").enqueue(hub_package)
+    data = entry.archive.read_bytes()
+    svc = sqlite_hub.service
+    kg = svc.authenticate(f"Bearer {sqlite_hub.tokens['kg']}")
+    state, _ = svc.create_upload(kg, entry.size_bytes, entry.package_id, entry.sha256, entry.package_sha256)
+    half = len(data) // 2
+    svc.append_chunk(kg, state.id, 0, data[:half], None)
+    # a second chunk whose connection drops after some bytes: aborted, nothing of it is kept
+    writer = svc.open_chunk(kg, state.id, half, None, len(data) - half)
+    writer.write(data[half : half + 1000])
+    writer.abort()
+    assert svc.upload_state(kg, state.id).offset == half
+    upload_file = svc.upload_dir / f"{state.id}.bin"
+    assert upload_file.stat().st_size == half
+    # a chunk that would run past Upload-Length is refused before a byte is stored
+    with pytest.raises(HubValidationError, match="Upload-Length"):
+        svc.open_chunk(kg, state.id, half, None, len(data))
+    # "restart": a new service on the same data folder knows nothing of the running hash
+    restarted = HubService(HubConfig(data_dir=sqlite_hub.config.data_dir))
+    try:
+        assert restarted.upload_state(kg, state.id).offset == half
+        restarted.append_chunk(kg, state.id, half, data[half:], None)
+        result = restarted.finalize_upload(kg, state.id)
+        assert result["status"] == "created"
+        assert len(restarted.list_reports()) == 1
+    finally:
+        restarted.close()
+
+
+def test_a_chunk_larger_than_the_limit_is_refused(tmp_path, hub_package):
+    """PATCH bodies over max_chunk_bytes get 413, also when Content-Length is not announced."""
+    import base64
+
+    import httpx
+
+    from uavops.hub.app import create_app
+    from uavops.hub.client import sync_transport
+    from uavops.hub.config import HubConfig
+    from uavops.hub.service import HubService
+
+    config = HubConfig(data_dir=tmp_path / "hub", max_chunk_bytes=10_000)
+    svc = HubService(config)
+    tokens = seed_hub(svc)
+    entry = Outbox(tmp_path / "o").enqueue(hub_package)
+    data = entry.archive.read_bytes()
+    meta = {"package_id": entry.package_id, "sha256": entry.sha256}
+    header = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())
+    tus = {"Tus-Resumable": "1.0.0"}
+    with httpx.Client(
+        transport=sync_transport(httpx.ASGITransport(app=create_app(config, service=svc))),
+        base_url="http://hub.test",
+        headers={"Authorization": f"Bearer {tokens['kg']}"},
+    ) as http:
+        r = http.post("/uploads", headers={**tus, "Upload-Length": str(len(data)), "Upload-Metadata": header})
+        url = r.headers["Location"]
+        patch = {**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+        r = http.patch(url, content=data[:20_000], headers=patch)
+        assert r.status_code == 413 and "at most 10000 bytes" in r.json()["detail"]
+        # streamed without Content-Length (chunked): stopped while reading, nothing kept
+        r = http.patch(url, content=iter([data[:8_000], data[8_000:16_000]]), headers=patch)
+        assert r.status_code == 413
+        assert http.head(url, headers=tus).headers["Upload-Offset"] == "0"
+        piece = data[:10_000]
+        digest = base64.b64encode(hashlib.sha256(piece).digest()).decode()
+        r = http.patch(url, content=piece, headers={**patch, "Upload-Checksum": f"sha256 {digest}"})
+        assert r.status_code == 204 and r.headers["Upload-Offset"] == "10000"
+    svc.close()

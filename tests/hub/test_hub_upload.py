@@ -197,3 +197,67 @@ def test_tar_and_zip_packages_are_accepted(hub, tmp_path):
     with hub.upload_client() as client:
         assert client.upload(archive2, Outbox(tmp_path / "ob")).status == "created"
     assert hub.service.query_features(EVENT_ID)[1] == 8
+
+
+class SizeRecorder(FlakyTransport):
+    """FlakyTransport that also records the size of every PATCH body."""
+
+    def __init__(self, inner: httpx.BaseTransport, drop_before: set[int]) -> None:
+        super().__init__(inner, drop_before, set())
+        self.sizes: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            self.sizes.append(int(request.headers["Content-Length"]))
+        return super().handle_request(request)
+
+
+def test_adaptive_chunks_grow_on_a_fast_link_and_shrink_after_failures(sqlite_hub, tmp_path):
+    from uavops.hub.client import UploadClient, sync_transport
+
+    pkg = make_package(tmp_path / "pkg", mosaic_px=320, tag="adaptive")
+    inner = sync_transport(httpx.ASGITransport(app=sqlite_hub.app))
+    link = SizeRecorder(inner, drop_before={4, 5})
+    sleeps: list[float] = []
+    client = UploadClient(
+        "http://hub.test",
+        sqlite_hub.tokens["kg"],
+        transport=link,
+        chunk_bytes=8_000,
+        max_chunk_bytes=64_000,
+        backoff_s=0.01,
+        sleep=sleeps.append,
+    )
+    result = client.upload(pkg, Outbox(tmp_path / "ob"))
+    assert result.status == "created"
+    s = link.sizes
+    # fast chunks double (8 k, 16 k, 32 k), the two dropped ones halve it (64 k -> 32 k -> 16 k) ...
+    assert s[:3] == [8_000, 16_000, 32_000]
+    assert s[3] == 64_000 and s[4] == 32_000 and s[5] == 16_000
+    # ... and it grows again up to the ceiling, never beyond
+    assert max(s) == 64_000 and s[6] == 32_000 and all(n <= 64_000 for n in s)
+    report = sqlite_hub.service.get_report(result.report_id)
+    mosaic = next(f for f in report["files"] if f["role"] == "mosaic")
+    assert mosaic["sha256"] == json.loads((pkg / "package.json").read_text())["files"][2]["sha256"]
+
+
+def test_adaptive_chunks_stay_small_on_a_slow_link(sqlite_hub, tmp_path):
+    """A chunk that takes longer than the target time is not doubled; a fixed size never changes."""
+    from uavops.hub.client import UploadClient
+
+    client = UploadClient("http://hub.test", "uvh_x", chunk_bytes=400_000, max_chunk_bytes=1_000_000)
+    client._adapt(400_000, 6.0)  # 400 kB in 6 s: twice the 3 s target, so halve
+    assert client.chunk_bytes == 200_000
+    client._adapt(200_000, 3.0)  # on target: keep
+    assert client.chunk_bytes == 200_000
+    client._adapt(200_000, 0.001)  # very fast: at most double
+    assert client.chunk_bytes == 400_000
+    for _ in range(20):
+        client._adapt(client.chunk_bytes, None)  # failures: halve down to the floor, not below
+    assert client.chunk_bytes == 64 << 10
+    fixed = UploadClient("http://hub.test", "uvh_x", chunk_bytes=4_000)
+    fixed._adapt(4_000, 0.001)
+    fixed._adapt(4_000, None)
+    assert fixed.chunk_bytes == 4_000
+    default = UploadClient("http://hub.test", "uvh_x")
+    assert default.chunk_bytes == 2 << 20 and default.max_chunk_bytes == 32 << 20
