@@ -122,13 +122,10 @@ def _guided(fi: Features, fj: Features, pred_j: np.ndarray, radius_px: float) ->
     of j within ``radius_px`` of its predicted position, kept if clearly better than the runner-up."""
     from scipy.spatial import cKDTree
 
-    tree = cKDTree(fj.xy)
-    lists = tree.query_ball_point(pred_j, r=radius_px)
-    counts = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
-    if counts.sum() == 0:
+    near = cKDTree(pred_j).sparse_distance_matrix(cKDTree(fj.xy), radius_px, output_type="ndarray")
+    if len(near) == 0:
         return np.zeros(0, int), np.zeros(0, int)
-    src = np.repeat(np.arange(len(lists)), counts)
-    dst = np.fromiter((k for x in lists for k in x), dtype=np.int64, count=int(counts.sum()))
+    src, dst = near["i"].astype(np.int64), near["j"].astype(np.int64)
     dist = _hamming_rows(fi.desc[src], fj.desc[dst])
     order = np.lexsort((dist, src))
     src, dst, dist = src[order], dst[order], dist[order]

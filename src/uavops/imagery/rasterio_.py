@@ -69,7 +69,7 @@ def write_cog(target: Path, width: int, height: int, transform: object, crs: obj
                 profile = dict(driver="GTiff", width=width, height=height, count=3, dtype="uint8", crs=crs,
                                transform=transform, tiled=True, blockxsize=BLOCK_PX, blockysize=BLOCK_PX,
                                compress="ZSTD" if big else "NONE", bigtiff="IF_SAFER", photometric="RGB",
-                               interleave="pixel")
+                               interleave="band")
                 if big:
                     profile["zstd_level"] = 1
                 ovr = Path(str(stage) + ".ovr")
@@ -134,7 +134,8 @@ class _HalfRender:
         inv = np.float32(1.0) / np.maximum(frac, np.float32(0.25))
         half = cv2.multiply(rgb_sum, cv2.cvtColor(inv, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)
         half_mask = (frac > 0).view(np.uint8) * np.uint8(255)
-        return rgb, mask, half, half_mask
+        # band-sequential (3, h, w) arrays: what rasterio writes without reshuffling pixel by pixel
+        return np.stack(cv2.split(rgb)), mask, np.stack(cv2.split(half)), half_mask
 
 
 def _write_window(dst: object, dst_half: object, spec: tuple[int, int, int, int], fut: Future[_Window],
@@ -144,10 +145,10 @@ def _write_window(dst: object, dst_half: object, spec: tuple[int, int, int, int]
     col0, row0, w, h = spec
     rgb, mask, half, half_mask = fut.result()
     win = rasterio.windows.Window(col0, row0, w, h)
-    dst.write(np.moveaxis(rgb, 2, 0), window=win)  # type: ignore[attr-defined]
+    dst.write(rgb, window=win)  # type: ignore[attr-defined]
     dst.write_mask(mask, window=win)  # type: ignore[attr-defined]
-    hwin = rasterio.windows.Window(col0 // 2, row0 // 2, half.shape[1], half.shape[0])
-    dst_half.write(np.moveaxis(half, 2, 0), window=hwin)  # type: ignore[attr-defined]
+    hwin = rasterio.windows.Window(col0 // 2, row0 // 2, half.shape[2], half.shape[1])
+    dst_half.write(half, window=hwin)  # type: ignore[attr-defined]
     dst_half.write_mask(half_mask, window=hwin)  # type: ignore[attr-defined]
     if on_window:
         on_window()
