@@ -44,13 +44,19 @@ def spanning_pairs(pairs: list[tuple[int, int]], centres: np.ndarray) -> list[tu
     return tree
 
 
-def chain_hint(a: int, b: int, matched: dict[tuple[int, int], PairMatch],
-               max_hops: int = MAX_CHAIN_HOPS) -> np.ndarray | None:
-    """Pixel-of-a → pixel-of-b homography composed along the shortest path of matched pairs."""
+def adjacency(matched: dict[tuple[int, int], PairMatch]) -> dict[int, list[int]]:
     adj: dict[int, list[int]] = {}
     for i, j in matched:
         adj.setdefault(i, []).append(j)
         adj.setdefault(j, []).append(i)
+    return adj
+
+
+def chain_hint(a: int, b: int, matched: dict[tuple[int, int], PairMatch],
+               max_hops: int = MAX_CHAIN_HOPS, adj: dict[int, list[int]] | None = None) -> np.ndarray | None:
+    """Pixel-of-a → pixel-of-b homography composed along the shortest path of matched pairs."""
+    if adj is None:
+        adj = adjacency(matched)
     if a not in adj or b not in adj:
         return None
     prev: dict[int, int] = {a: a}
@@ -129,11 +135,12 @@ def match_pairs_chained(pairs: list[tuple[int, int]], centres: np.ndarray,
     retry: list[tuple[int, int]] = []
     while True:
         known = dict(done)
+        adj = adjacency(known)
         jobs = []
         for p in rest:
             if p in done or p in tried_hint:
                 continue
-            hint = chain_hint(p[0], p[1], known)
+            hint = chain_hint(p[0], p[1], known, adj=adj)
             if hint is not None:
                 jobs.append((p, hint))
         if not jobs:
