@@ -499,12 +499,11 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
                 parts.append(block)
                 pending += len(block)
                 if pending >= WRITE_BLOCK_BYTES:
-                    data = b"".join(parts)
-                    parts.clear()
+                    await anyio.to_thread.run_sync(writer.write, parts, limiter=chunk_limiter)
+                    parts = []
                     pending = 0
-                    await anyio.to_thread.run_sync(writer.write, data, limiter=chunk_limiter)
             if parts:
-                await anyio.to_thread.run_sync(writer.write, b"".join(parts), limiter=chunk_limiter)
+                await anyio.to_thread.run_sync(writer.write, parts, limiter=chunk_limiter)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(writer.abort, limiter=chunk_limiter)

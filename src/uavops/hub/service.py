@@ -147,17 +147,23 @@ class ChunkWriter:
         self._whole = whole
         self._limit = int(row["length"]) - offset
 
-    def write(self, data: bytes | memoryview) -> None:
-        """Append one block of the body (called from a worker thread; hashing releases the GIL)."""
-        if self.written + len(data) > self._limit:
+    def write(self, data: bytes | memoryview | list[bytes]) -> None:
+        """Append body bytes: one block or the pieces as the server received them (no joining copy).
+
+        Called from a worker thread; writing and hashing release the GIL.
+        """
+        parts = data if isinstance(data, list) else [data]
+        size = sum(len(p) for p in parts)
+        if self.written + size > self._limit:
             raise HubValidationError(
                 "The chunk goes past the announced Upload-Length; resume from the offset the hub reports."
             )
-        self._fh.write(data)
-        if self._chunk is not None:
-            self._chunk.update(data)
-        self._whole.update(data)
-        self.written += len(data)
+        for part in parts:
+            self._fh.write(part)
+            if self._chunk is not None:
+                self._chunk.update(part)
+            self._whole.update(part)
+        self.written += size
 
     def abort(self) -> None:
         """Drop what this request wrote (the confirmed offset stays where it was)."""
