@@ -4,6 +4,13 @@ Prints the aggregate upload rate (MB/s, from the first byte sent until every rep
 beside a plain local copy of the same archive bytes measured in the same run (target: at least 50 %
 of it), and the p50/p99 latency of ``/collections/{id}/items`` polled while the uploads run.
 
+Both sides are real: the hub is ``uavops hub serve`` (uvicorn) in its own process, and each client is
+an ``UploadClient`` in its own process (``--client-mode process``, the default: one uploader per field
+team, and no shared interpreter lock between the clients and the measurement), or all clients as
+threads of this process (``--client-mode thread``). For context it also prints the CPU seconds the hub
+and the clients used, and a copy that is fsynced (the hub makes every stored file durable); the ratio
+is always against the plain copy.
+
     python benchmarks/hub_bench.py                      # 20 clients x 50 MB, SQLite
     python benchmarks/hub_bench.py --database-url postgresql://postgres@127.0.0.1:55432/postgres --workers 2
 
@@ -249,7 +256,7 @@ def main() -> int:
         p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan")
         print(
             f"backend                 : {'PostgreSQL' if args.database_url else 'SQLite'}, "
-            f"{args.workers} worker(s), local blobs, clients as {args.client_mode}es"
+            f"{args.workers} worker(s), local blobs, clients as {args.client_mode}{'es' if args.client_mode == 'process' else 's'}"
         )
         print(
             f"uploads                 : {args.clients} clients x {total_bytes / args.clients / 1e6:.1f} MB, "
