@@ -1,8 +1,8 @@
 """``build_mosaic``: photos folder → georeferenced COG, footprints and quality report.
 
 Stages (each with a progress bar): read metadata → load + detect features (reduced resolution)
-→ match overlapping pairs → check headings → global adjustment → exposure gains → render tiles
-and write the COG. Photos that cannot be used are skipped with a reason (quality report), never
+→ match overlapping pairs (a spanning tree pose-free, the others guided through it: chain.py)
+→ check headings → global adjustment → exposure gains → render tiles in parallel and write the COG. Photos that cannot be used are skipped with a reason (quality report), never
 fatal, unless fewer than two usable photos remain.
 """
 
