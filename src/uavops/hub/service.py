@@ -10,6 +10,7 @@ not at all.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import re
@@ -201,6 +202,17 @@ class ChunkWriter:
         return UploadState(
             upload_id, new_offset, int(self._row["length"]), "open", None, None, self._row["expires_at"]
         )
+
+
+@functools.lru_cache(maxsize=8192)
+def _stored_json(text: str) -> Any:
+    """A feature's stored geometry or properties JSON, parsed once per distinct text.
+
+    Map clients page through the same features again and again (every few seconds while uploads
+    arrive); parsing was most of the cost of ``/collections/{id}/items``. Keyed by the text itself,
+    so a changed feature can never be served stale. Callers must not modify the returned object.
+    """
+    return json.loads(text)
 
 
 def _json(value: Any) -> str:
@@ -1315,7 +1327,7 @@ class HubService:
 
     @staticmethod
     def _feature_out(row: Any) -> dict[str, Any]:
-        props = json.loads(row["properties"])
+        props = dict(_stored_json(row["properties"]))
         props.update(
             {
                 "report_id": row["report_id"],
@@ -1331,7 +1343,7 @@ class HubService:
         return {
             "type": "Feature",
             "id": int(row["fid"]),
-            "geometry": json.loads(row["geometry"]),
+            "geometry": _stored_json(row["geometry"]),  # shared with the cache: read, never change
             "bbox": [row["minx"], row["miny"], row["maxx"], row["maxy"]],
             "properties": props,
         }
