@@ -283,6 +283,39 @@ def test_not_an_archive_and_missing_or_unlisted_files(sqlite_hub, hub_package):
         assert_error(tus_upload(http, tar_bytes(hub_package), pid(hub_package) + "x"), 422, "does not match")
 
 
+def test_truncated_tar_is_refused_and_gzip_tar_still_works(sqlite_hub, hub_package, tmp_path):
+    """Members are copied straight out of an uncompressed tar; a cut-off one must not slip through."""
+    data = tar_bytes(hub_package)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        mosaic = next(m for m in tf.getmembers() if m.name == "mosaic.tif")
+    cut = data[: mosaic.offset_data + mosaic.size // 2]
+    with sqlite_hub.http("kg") as http:
+        assert_error(tus_upload(http, cut, pid(hub_package)), 422, "mosaic.tif", "cut short")
+        gz = io.BytesIO()
+        with tarfile.open(fileobj=gz, mode="w:gz") as tf:
+            for p in sorted(hub_package.iterdir()):
+                tf.add(p, arcname=p.name)
+        r = tus_upload(http, gz.getvalue(), pid(hub_package))
+        assert r.status_code == 201, r.text
+        report = http.get(f"/reports/{r.json()['report_id']}/files/mosaic")
+        assert report.content == (hub_package / "mosaic.tif").read_bytes()
+
+
+def test_members_are_copied_without_copy_file_range(sqlite_hub, hub_package, monkeypatch):
+    """Where the kernel cannot copy between files (other systems, some file systems) Python copies."""
+    import os
+
+    def unsupported(*args, **kwargs):
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(os, "copy_file_range", unsupported)
+    with sqlite_hub.http("kg") as http:
+        r = tus_upload(http, tar_bytes(hub_package), pid(hub_package))
+        assert r.status_code == 201, r.text
+        mosaic = http.get(f"/reports/{r.json()['report_id']}/files/mosaic")
+        assert mosaic.content == (hub_package / "mosaic.tif").read_bytes()
+
+
 def test_unknown_event_and_wrong_producer(sqlite_hub, tmp_path):
     with sqlite_hub.http("kg") as http:
         pkg = make_package(tmp_path / "e", event_id="NO-SUCH-EVENT")

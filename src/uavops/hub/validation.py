@@ -162,7 +162,7 @@ def _copy_range(view: _ArchiveView, start: int, length: int, dst: Path, name: st
                 if n == 0:
                     break
                 done += n
-        except OSError:  # e.g. a file system without copy_file_range: copy in user space
+        except (AttributeError, OSError):  # no copy_file_range (not Linux, or the file system): user space
             out.seek(0)
             out.truncate(0)
             with open(view.path, "rb") as src:
