@@ -153,6 +153,59 @@ def test_server_killed_mid_upload_client_resumes(live_hub_scaled, tmp_path):
     assert httpx.get(f"{live_hub.url}/collections/{EVENT_ID}/items", headers=h).json()["numberMatched"] == 4
 
 
+def test_server_killed_in_the_middle_of_a_chunk_body(live_hub, tmp_path):
+    """SIGKILL while a large chunk is still streaming in, with part of it already on disk: the bytes
+    past the confirmed offset are dropped on the next PATCH, the restarted hub re-hashes what it had
+    confirmed, and the upload ends as one complete report (nothing is fsynced before finalisation)."""
+    pkg = make_package(tmp_path / "pkg", mosaic_px=900, tag="mid-chunk")
+    entry = Outbox(tmp_path / "ob").enqueue(pkg)
+    tus = {**auth(live_hub, "kg"), "Tus-Resumable": "1.0.0"}
+    seen: dict[str, int] = {}
+
+    def kill_mid_chunk() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            url = entry.state.get("upload_url")
+            files = list((live_hub.data_dir / "uploads").glob("*.bin"))
+            if not url or not files:
+                continue
+            before = int(httpx.head(url, headers=tus).headers["Upload-Offset"])
+            size = files[0].stat().st_size
+            after = int(httpx.head(url, headers=tus).headers["Upload-Offset"])
+            if before == after and size > after:  # a chunk is half on disk, not yet confirmed
+                live_hub.kill()
+                seen.update(offset=after, size=size)
+                time.sleep(1.0)
+                live_hub.start()
+                return
+
+    sleeps: list[float] = []
+    client = UploadClient(
+        live_hub.url,
+        live_hub.tokens["kg"],
+        chunk_bytes=1_500_000,
+        max_rate_bps=1_200_000,
+        backoff_s=0.2,
+        max_backoff_s=1.0,
+        max_retries=60,
+        sleep=lambda s: (sleeps.append(s), time.sleep(s)),
+    )
+    killer = threading.Thread(target=kill_mid_chunk, daemon=True)
+    killer.start()
+    with client:
+        result = client.send(entry)
+    killer.join(timeout=30)
+    assert seen and seen["size"] > seen["offset"], "the hub was not killed in the middle of a chunk"
+    assert result.status == "created" and sleeps  # it had to retry
+    h = auth(live_hub)
+    reports = httpx.get(f"{live_hub.url}/reports", headers=h).json()
+    assert [r["id"] for r in reports] == [result.report_id]
+    mosaic = httpx.get(f"{live_hub.url}/reports/{result.report_id}/files/mosaic", headers=h)
+    assert mosaic.content == (pkg / "mosaic.tif").read_bytes()
+    assert not list((live_hub.data_dir / "uploads").glob("*.bin"))  # finalised and removed
+
+
 def test_client_killed_mid_upload_rerun_resumes(live_hub, tmp_path):
     pkg = make_package(tmp_path / "pkg", mosaic_px=256, tag="client-crash")
     outbox = tmp_path / "outbox"
