@@ -42,6 +42,7 @@ class AdjustmentResult:
     rejected_pairs: list[tuple[int, int]] = field(default_factory=list)
     active_matches: list[PairMatch] = field(default_factory=list)
     rejected_ties: int = 0
+    theta: np.ndarray | None = None  # the per-photo corrections, to warm-start a re-solve
 
 
 def _s(o: np.ndarray, length: float) -> np.ndarray:
@@ -73,7 +74,8 @@ def _proj(theta: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: np.ndarray, gsd_m: np.ndarray,
            matches: list[PairMatch], gps_sigma_m: float = 3.0, scale_sigma: float = 0.05,
            rot_sigma: float = 0.1, shear_sigma: float = 0.01, persp_sigma: float = 0.01, huber_px: float = 2.0,
-           max_iter: int = 12, pair_weight_ties: float = 20.0) -> AdjustmentResult:
+           max_iter: int = 12, pair_weight_ties: float = 20.0,
+           theta0: np.ndarray | None = None) -> AdjustmentResult:
     """Solve for all photo transforms at once.
 
     Parameters
@@ -163,7 +165,8 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
         cost = float(resid @ resid + theta.ravel() @ (prior_block @ theta.ravel()))
         return jac, resid, robust_w, cost
 
-    theta = np.zeros((n, 8))
+    # a re-solve after dropping outlier ties starts from the previous solution: a few steps, not twelve
+    theta = np.zeros((n, 8)) if theta0 is None else theta0.copy()
     lam = 1e-3
     it = 0
     for it in range(1, max_iter + 1):
@@ -175,14 +178,16 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
             normal = (base + sp.diags(lam * (base.diagonal() + 1e-6))).tocsc()
             step = spla.spsolve(normal, -grad)
             trial = theta + step.reshape(n, 8)
-            if system(trial, robust_w)[3] <= cost:
+            trial_cost = system(trial, robust_w)[3]
+            if trial_cost <= cost:
                 theta = trial
                 lam = max(lam / 3.0, 1e-7)
                 break
             lam *= 10.0
         else:
             break
-        if np.max(np.abs(step)) < 1e-7:
+        # converged: the step no longer changes the cost (1e-6 relative is far below a tie's weight)
+        if np.max(np.abs(step)) < 1e-7 or cost - trial_cost <= 1e-6 * cost:
             break
 
     h = [_s(o[k], length[k]) @ np.array([[1 + theta[k, 0], theta[k, 1], theta[k, 2]],
@@ -199,7 +204,7 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
     return AdjustmentResult(h=h, tie_residual_m=res_m,
                             tie_residual_px=res_m / sigma_tie if nt else np.zeros(0),
                             tie_pairs=np.stack([ti_a, tj_a], axis=1) if nt else np.zeros((0, 2), int),
-                            gps_residual_m=gps_res, iterations=it)
+                            gps_residual_m=gps_res, iterations=it, theta=theta)
 
 
 def adjust(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: np.ndarray, gsd_m: np.ndarray,
@@ -253,7 +258,8 @@ def adjust(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: np.nda
         if not changed:
             break
         active = kept
-        res = _adjust_once(h0, sizes_px, gps_xy, gsd_m, active, gps_sigma_m=gps_sigma_m, **kwargs)
+        res = _adjust_once(h0, sizes_px, gps_xy, gsd_m, active, gps_sigma_m=gps_sigma_m, theta0=res.theta,
+                           **kwargs)  # type: ignore[arg-type]
     res.rejected_pairs = rejected
     res.active_matches = active
     res.rejected_ties = n_total - len(res.tie_residual_px)
