@@ -39,9 +39,9 @@ from .options import emit_json, get_settings, json_option
 @click.option(
     "--chunk-mb",
     type=click.FloatRange(min=0.001, max=64),
-    default=8.0,
-    show_default=True,
-    help="Chunk size; use 1 or less on very poor links.",
+    default=None,
+    help="Fixed chunk size in MB (default: adaptive — starts at 2 MB, grows while chunks go through "
+    "quickly, halves after each failure or timeout).",
 )
 @click.option(
     "--max-rate-kbps",
@@ -75,7 +75,7 @@ def cli(
     flush: bool,
     queue_only: bool,
     outbox_dir: Path | None,
-    chunk_mb: float,
+    chunk_mb: float | None,
     max_rate_kbps: float | None,
     retries: int,
     backoff_s: float,
@@ -111,7 +111,7 @@ def cli(
     client = UploadClient(
         hub_url,
         token,
-        chunk_bytes=int(chunk_mb * (1 << 20)),
+        chunk_bytes=int(chunk_mb * (1 << 20)) if chunk_mb else None,
         max_retries=retries,
         backoff_s=backoff_s,
         max_rate_bps=max_rate_kbps * 1000 if max_rate_kbps else None,
