@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["CUE_NAMES", "ColourMatch", "colour_match", "compute_cues", "single_image_indices", "MARGIN_PX"]
+__all__ = ["CUE_NAMES", "ColourMatch", "colour_match", "compute_cues", "single_image_indices", "MARGIN_PX",
+           "Sharpness", "match_sharpness"]
 
 CUE_NAMES: tuple[str, ...] = (
     "has_pre",
@@ -67,6 +68,90 @@ def colour_match(post: np.ndarray, pre: np.ndarray, valid: np.ndarray) -> Colour
         gains.append(g)
         offs.append(float(p50 - g * q50))
     return ColourMatch(tuple(gains), tuple(offs))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Sharpness:
+    """Gaussian blur (working px) applied to the sharper image before the two are compared.
+
+    A reference flown with another camera, at another height or taken from a basemap is often
+    softer than the post-event mosaic; every edge then differs between the two and the structure,
+    texture and edge cues see change everywhere. Comparing at a common sharpness removes that, as
+    radiometric matching removes exposure. Single-image cues keep the unblurred post image.
+    """
+
+    post_sigma_px: float = 0.0
+    pre_sigma_px: float = 0.0
+
+
+_SIGMAS_PX = (0.3, 0.45, 0.6, 0.8, 1.0, 1.25, 1.6, 2.0, 2.5)
+
+
+def _block_mean(x: np.ndarray, block: int = 32) -> np.ndarray:
+    h, w = (x.shape[0] // block) * block, (x.shape[1] // block) * block
+    return x[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3)).ravel()
+
+
+def _gradient_magnitude(lum: np.ndarray) -> np.ndarray:
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3)
+    return np.sqrt(gx * gx + gy * gy)
+
+
+def _block_sharpness(lum: np.ndarray) -> np.ndarray:
+    """Per 32-px block: fine-scale over coarse-scale gradient energy.
+
+    A ratio within one image, so contrast, exposure and gamma cancel; blur lowers it. (Comparing
+    raw gradient magnitudes between the two images would confound blur with any radiometric
+    mismatch, and damage biases the radiometric match.)
+    """
+    fine = _block_mean(_gradient_magnitude(lum))
+    coarse = _block_mean(_gradient_magnitude(_blur(lum, 1.5)))
+    return fine / np.maximum(coarse, 1e-6)
+
+
+def match_sharpness(post: np.ndarray, pre: np.ndarray, valid: np.ndarray, match: ColourMatch | None = None,
+                    min_ratio: float = 1.06, sample_px: int = 1024) -> Sharpness:
+    """How much to blur the sharper of two co-registered images so both have the same sharpness.
+
+    Sharpness is compared block by block (see ``_block_sharpness``) and summarised by the median
+    ratio over blocks, which ignores damage: it changes a minority of blocks. Pairs whose ratio
+    is within ``min_ratio`` are left alone. ``match`` is accepted for symmetry with the other cues
+    but not needed: the measure is free of radiometry.
+    """
+    h, w = valid.shape
+    if valid.sum() < 64 * 64:
+        return Sharpness()
+    ys, xs = np.nonzero(valid[::16, ::16])
+    cy, cx = int(np.median(ys)) * 16, int(np.median(xs)) * 16
+    y0, x0 = max(0, min(h - sample_px, cy - sample_px // 2)), max(0, min(w - sample_px, cx - sample_px // 2))
+    sl = (slice(y0, y0 + sample_px), slice(x0, x0 + sample_px))
+    lp = _log_rgb(post[sl]).mean(axis=2)
+    lq = _log_rgb(pre[sl]).mean(axis=2)
+    ok = _block_mask(valid[sl])
+    # flat blocks (water, roofs) say nothing about sharpness
+    ok &= (_block_mean(_gradient_magnitude(lp)) > 0.02) & (_block_mean(_gradient_magnitude(lq)) > 0.02)
+    if ok.sum() < 16:
+        return Sharpness()
+    sq = _block_sharpness(lq)[ok]
+    sp = _block_sharpness(lp)[ok]
+    r = float(np.median(sp / sq))
+    if 1.0 / min_ratio <= r <= min_ratio:
+        return Sharpness()
+    sharp, soft = (lp, sq) if r > 1.0 else (lq, sp)
+    best, best_err = 0.0, abs(np.log(r))
+    for sigma in _SIGMAS_PX:
+        err = abs(np.log(float(np.median(_block_sharpness(_blur(sharp, sigma))[ok] / soft))))
+        if err < best_err:
+            best, best_err = sigma, err
+    if best == 0.0:
+        return Sharpness()
+    return Sharpness(post_sigma_px=best) if r > 1.0 else Sharpness(pre_sigma_px=best)
+
+
+def _block_mask(valid: np.ndarray, block: int = 32) -> np.ndarray:
+    h, w = (valid.shape[0] // block) * block, (valid.shape[1] // block) * block
+    return valid[:h, :w].reshape(h // block, block, w // block, block).all(axis=(1, 3)).ravel()
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -130,10 +215,12 @@ def single_image_indices(img: _Image) -> np.ndarray:
     return np.stack([water, mud, burn, rubble]).astype(np.float32)
 
 
-def compute_cues(post: np.ndarray, pre: np.ndarray | None = None, match: ColourMatch | None = None) -> np.ndarray:
+def compute_cues(post: np.ndarray, pre: np.ndarray | None = None, match: ColourMatch | None = None,
+                 sharpness: Sharpness | None = None) -> np.ndarray:
     """Cue stack (len(CUE_NAMES), H, W) float32 for one tile (include MARGIN_PX of context around it)."""
     h, w = post.shape[:2]
-    p = _Image(_log_rgb(post))
+    lp = _log_rgb(post)
+    p = _Image(lp)
     out = np.zeros((len(CUE_NAMES), h, w), np.float32)
     out[7] = p.lnorm
     out[8:11] = np.moveaxis(p.chroma, -1, 0)
@@ -145,7 +232,11 @@ def compute_cues(post: np.ndarray, pre: np.ndarray | None = None, match: ColourM
     lq = _log_rgb(pre)
     if match is not None:
         lq = lq * np.float32(match.gain) + np.float32(match.offset)
+    if sharpness is not None and sharpness.pre_sigma_px > 0:
+        lq = _blur(lq, sharpness.pre_sigma_px)
     q = _Image(lq)
+    if sharpness is not None and sharpness.post_sigma_px > 0:
+        p = _Image(_blur(lp, sharpness.post_sigma_px))  # for the comparison only; single-image cues are set
     out[0] = 1.0
     out[1] = _min_shift_abs(p.lnorm, q.lnorm)
     out[2] = _min_shift_abs(p.chroma, q.chroma)

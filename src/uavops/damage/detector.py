@@ -14,7 +14,7 @@ import numpy as np
 
 from ..progress import progress_bar
 from .coreg import Registration, coregister
-from .cues import CUE_NAMES, MARGIN_PX, ColourMatch, colour_match, compute_cues
+from .cues import CUE_NAMES, MARGIN_PX, ColourMatch, Sharpness, colour_match, compute_cues, match_sharpness
 from .inputs import ImagePair
 from .model import CLASS_NAMES, ChangeModel, load_model
 
@@ -91,6 +91,7 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
     pre = pair.pre
     compared = np.zeros((h, w), bool)
     match: ColourMatch | None = None
+    sharp: Sharpness | None = None
     if pre is not None and pair.pre_valid is not None:
         with progress_bar(progress) as bar:
             task = bar.add_task("Co-registering pre to post", total=1)
@@ -98,6 +99,7 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
             bar.advance(task)
         compared = pre_valid & valid
         match = colour_match(post, pre, compared)
+        sharp = match_sharpness(post, pre, compared, match)
     k = len(CLASS_NAMES)
     probs = np.zeros((k, h, w), np.uint8)
     indices = np.zeros((4, h, w), np.uint8)
@@ -115,7 +117,7 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
             sub_post = post[y0:y1, x0:x1]
             sub_cmp = compared[y0:y1, x0:x1]
             sub_pre = pre[y0:y1, x0:x1] if pre is not None and sub_cmp.any() else None
-            cues = compute_cues(sub_post, sub_pre, match)
+            cues = compute_cues(sub_post, sub_pre, match, sharp)
             if sub_pre is not None and not sub_cmp.all():
                 # Where the pre image has no data, behave exactly like the single-image model.
                 single = compute_cues(sub_post, None)
@@ -135,6 +137,10 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
     notes = list(pair.notes)
     if pre is None:
         notes.append("no pre image: damage is judged from the post image alone (single-image cues)")
+    elif sharp is not None and (sharp.post_sigma_px or sharp.pre_sigma_px):
+        softer, sigma = ("pre", sharp.post_sigma_px) if sharp.post_sigma_px else ("post", sharp.pre_sigma_px)
+        notes.append(f"the {softer} image is softer: the two were compared at a common sharpness "
+                     f"(Gaussian blur of {sigma:.2f} working px on the sharper one)")
     return ChangeMap(classes=classes, probs=probs, valid=valid, compared=compared, registration=reg,
                      colour=match, model_version=model.version, single_image_indices=indices,
                      pre_registered=pre, cue_planes=planes, notes=notes)
