@@ -121,7 +121,6 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
             (np.array([0, 0, 0, 0, 0, 0, 1, 0]), persp_sigma), (np.array([0, 0, 0, 0, 0, 0, 0, 1]), persp_sigma)]
     p8 = sum(np.outer(v, v) / sig ** 2 for v, sig in vecs)
     prior_block = sp.block_diag([p8] * n, format="csr")
-    prior_w = np.tile(np.diag(p8), n)
     nt = len(ti_a)
 
     def system(theta: np.ndarray, robust_w: np.ndarray | None) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, float]:
