@@ -468,7 +468,7 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
 
         transform = Affine.translation(x0 + origin[0], y1 + origin[1]) @ Affine.scale(g, -g)
         step = BLOCK_PX * 2
-        windows = list(iter_windows(width, height, step))
+        windows = list(iter_windows(width, height, step, strip_rows=4))
         task = bar.add_task("Writing mosaic", total=len(windows) + 1)
 
         def render_rgb(col0: int, row0: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:

@@ -32,11 +32,18 @@ __all__ = ["write_cog", "iter_windows"]
 BLOCK_PX = 512
 
 
-def iter_windows(width: int, height: int, step: int) -> Iterator[tuple[int, int, int, int]]:
-    """(col0, row0, w, h) windows covering the raster in row-major order."""
-    for row0 in range(0, height, step):
+def iter_windows(width: int, height: int, step: int, strip_rows: int = 1) -> Iterator[tuple[int, int, int, int]]:
+    """(col0, row0, w, h) windows covering the raster.
+
+    ``strip_rows`` > 1 goes through strips of that many window rows, column by column inside a
+    strip: consecutive windows then need mostly the same photos, so a bounded photo cache decodes
+    each photo about once per strip it touches instead of once per window row.
+    """
+    for strip0 in range(0, height, step * strip_rows):
+        strip1 = min(height, strip0 + step * strip_rows)
         for col0 in range(0, width, step):
-            yield col0, row0, min(step, width - col0), min(step, height - row0)
+            for row0 in range(strip0, strip1, step):
+                yield col0, row0, min(step, width - col0), min(step, height - row0)
 
 
 def write_cog(target: Path, width: int, height: int, transform: object, crs: object,
