@@ -24,18 +24,17 @@ def _valid(img: np.ndarray) -> np.ndarray:
 def test_equally_sharp_images_are_left_alone_even_with_another_exposure() -> None:
     post = _texture()
     pre = apply_nuisance(post, Nuisance(exposure=0.75, gamma=1.2, white_balance=(1.1, 1.0, 0.9)))
-    match = colour_match(post, pre, _valid(post))
-    assert match_sharpness(post, pre, _valid(post), match) == Sharpness()
+    assert match_sharpness(post, pre, _valid(post)) == Sharpness()
 
 
 def test_a_softer_reference_is_detected_and_the_post_blurred_by_about_as_much() -> None:
     post = _texture()
     pre = apply_nuisance(post, Nuisance(blur_sigma_px=1.0, exposure=1.2))
-    got = match_sharpness(post, pre, _valid(post), colour_match(post, pre, _valid(post)))
+    got = match_sharpness(post, pre, _valid(post))
     assert got.pre_sigma_px == 0.0
     assert 0.6 <= got.post_sigma_px <= 1.6
     # and the other way round: a soft post image blurs the reference instead
-    got2 = match_sharpness(pre, post, _valid(post), colour_match(pre, post, _valid(post)))
+    got2 = match_sharpness(pre, post, _valid(post))
     assert got2.post_sigma_px == 0.0 and 0.6 <= got2.pre_sigma_px <= 1.6
 
 
@@ -44,7 +43,7 @@ def test_damage_on_a_third_of_the_area_does_not_look_like_a_sharpness_difference
     post = pre.copy()
     rubble = _texture(seed=9)
     post[:256] = np.clip(rubble[:256].astype(np.int16) * 2 - 128, 0, 255).astype(np.uint8)  # much rougher
-    assert match_sharpness(post, pre, _valid(post), colour_match(post, pre, _valid(post))) == Sharpness()
+    assert match_sharpness(post, pre, _valid(post)) == Sharpness()
 
 
 def test_common_sharpness_removes_most_of_the_structure_cue_of_a_blurred_reference() -> None:
@@ -52,7 +51,7 @@ def test_common_sharpness_removes_most_of_the_structure_cue_of_a_blurred_referen
     pre = apply_nuisance(post, Nuisance(blur_sigma_px=1.0))
     valid = _valid(post)
     match = colour_match(post, pre, valid)
-    sharp = match_sharpness(post, pre, valid, match)
+    sharp = match_sharpness(post, pre, valid)
     raw = compute_cues(post, pre, match)
     fixed = compute_cues(post, pre, match, sharp)
     d_structure = 3

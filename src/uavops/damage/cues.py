@@ -110,14 +110,14 @@ def _block_sharpness(lum: np.ndarray) -> np.ndarray:
     return fine / np.maximum(coarse, 1e-6)
 
 
-def match_sharpness(post: np.ndarray, pre: np.ndarray, valid: np.ndarray, match: ColourMatch | None = None,
-                    min_ratio: float = 1.06, sample_px: int = 1024) -> Sharpness:
+def match_sharpness(post: np.ndarray, pre: np.ndarray, valid: np.ndarray, min_ratio: float = 1.06,
+                    sample_px: int = 1024) -> Sharpness:
     """How much to blur the sharper of two co-registered images so both have the same sharpness.
 
     Sharpness is compared block by block (see ``_block_sharpness``) and summarised by the median
     ratio over blocks, which ignores damage: it changes a minority of blocks. Pairs whose ratio
-    is within ``min_ratio`` are left alone. ``match`` is accepted for symmetry with the other cues
-    but not needed: the measure is free of radiometry.
+    is within ``min_ratio`` are left alone. The measure is free of radiometry, so it needs no colour
+    match first.
     """
     h, w = valid.shape
     if valid.sum() < 64 * 64:

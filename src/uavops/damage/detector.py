@@ -99,7 +99,7 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
             bar.advance(task)
         compared = pre_valid & valid
         match = colour_match(post, pre, compared)
-        sharp = match_sharpness(post, pre, compared, match)
+        sharp = match_sharpness(post, pre, compared)
     k = len(CLASS_NAMES)
     probs = np.zeros((k, h, w), np.uint8)
     indices = np.zeros((4, h, w), np.uint8)
