@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from uavops.imagery.chain import chain_hint, match_pairs_chained, spanning_pairs
+from uavops.imagery.chain import chain_hint, match_pairs_chained, pair_similarity, spanning_pairs
 from uavops.imagery.features import PairMatch
 from uavops.imagery.geometry import apply_h
 
@@ -46,7 +46,7 @@ def test_spanning_pairs_connect_every_photo_with_n_minus_1_pairs() -> None:
 
 
 def test_chain_hint_composes_the_path_and_handles_reversed_edges() -> None:
-    matched = {(0, 1): _match(0, 1), (2, 1): _match(2, 1), (2, 3): _match(2, 3)}
+    matched = {ab: pair_similarity(_match(*ab)) for ab in ((0, 1), (2, 1), (2, 3))}
     h = chain_hint(0, 3, matched)
     assert h is not None
     pts = np.array([[100.0, 200.0], [3000.0, 2500.0]])

@@ -3,8 +3,9 @@
 Finding how two photos sit relative to each other without trusting the recorded heading (pose-free
 ratio-test matching of thousands of ORB descriptors) is most of the matching cost. A survey's
 overlap graph has far more pairs than photos (each photo overlaps 4-8 others), but once the pairs
-of a spanning tree are matched, every other pair's relative transform follows from chaining the
-matched pairs' homographies along a short path, which is close enough to start guided matching.
+of a spanning tree are matched, every other pair's relative transform follows from chaining
+similarities fitted to the matched pairs' ties along a short path, which is close enough to start
+guided matching.
 So only about one pair per photo pays for the pose-free search; the others are guided from the
 chain, and fall back to the pose-free search only when the chained guess does not hold.
 """
@@ -14,12 +15,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 
 import numpy as np
 
 from .features import PairMatch
 
-__all__ = ["match_pairs_chained", "spanning_pairs", "chain_hint"]
+__all__ = ["match_pairs_chained", "spanning_pairs", "chain_hint", "pair_similarity"]
 
 MAX_CHAIN_HOPS = 4
 
@@ -44,19 +46,20 @@ def spanning_pairs(pairs: list[tuple[int, int]], centres: np.ndarray) -> list[tu
     return tree
 
 
-def adjacency(matched: dict[tuple[int, int], PairMatch]) -> dict[int, list[int]]:
+def adjacency(edges: dict[tuple[int, int], np.ndarray]) -> dict[int, list[int]]:
     adj: dict[int, list[int]] = {}
-    for i, j in matched:
+    for i, j in edges:
         adj.setdefault(i, []).append(j)
         adj.setdefault(j, []).append(i)
     return adj
 
 
-def chain_hint(a: int, b: int, matched: dict[tuple[int, int], PairMatch],
-               max_hops: int = MAX_CHAIN_HOPS, adj: dict[int, list[int]] | None = None) -> np.ndarray | None:
-    """Pixel-of-a → pixel-of-b homography composed along the shortest path of matched pairs."""
+def chain_hint(a: int, b: int, sims: dict[tuple[int, int], np.ndarray], max_hops: int = MAX_CHAIN_HOPS,
+               adj: dict[int, list[int]] | None = None) -> np.ndarray | None:
+    """Pixel-of-a → pixel-of-b transform: the similarities of matched pairs (``sims[(i, j)]`` maps
+    pixels of i to pixels of j) composed along the shortest path, or None beyond ``max_hops``."""
     if adj is None:
-        adj = adjacency(matched)
+        adj = adjacency(sims)
     if a not in adj or b not in adj:
         return None
     prev: dict[int, int] = {a: a}
@@ -73,38 +76,29 @@ def chain_hint(a: int, b: int, matched: dict[tuple[int, int], PairMatch],
                 queue.append(y)
     if b not in prev:
         return None
-    h = np.eye(3)
     node = b
     path = [b]
     while node != a:
         node = prev[node]
         path.append(node)
     path.reverse()
-    for x, y in zip(path[:-1], path[1:]):
-        if (x, y) in matched:
-            step = _similarity(matched[(x, y)])
-        else:
-            step = np.linalg.inv(_similarity(matched[(y, x)]))
-        h = step @ h
+    h = np.eye(3)
+    for x, y in pairwise(path):
+        h = (sims[(x, y)] if (x, y) in sims else np.linalg.inv(sims[(y, x)])) @ h
     return h / h[2, 2]
 
 
-def _similarity(m: PairMatch) -> np.ndarray:
-    """Least-squares similarity through a pair's ties.
+def pair_similarity(m: PairMatch) -> np.ndarray:
+    """Least-squares similarity through a pair's ties (pixel of i → pixel of j).
 
     Not the pair's homography: fitted on the overlap only (with tree-top parallax), its perspective
     terms can throw points far off outside the overlap, and a chain extrapolates by construction.
     A near-nadir pair is a similarity to within a few pixels.
     """
-    cached = getattr(m, "_similarity", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
     import cv2
 
     a, _ = cv2.estimateAffinePartial2D(m.pts_i, m.pts_j, method=cv2.LMEDS)
-    sim = np.vstack([a, [0.0, 0.0, 1.0]]) if a is not None else m.h_ij
-    object.__setattr__(m, "_similarity", sim)
-    return sim
+    return np.vstack([a, [0.0, 0.0, 1.0]]) if a is not None else m.h_ij
 
 
 def match_pairs_chained(pairs: list[tuple[int, int]], centres: np.ndarray,
@@ -117,6 +111,7 @@ def match_pairs_chained(pairs: list[tuple[int, int]], centres: np.ndarray,
     fails). The result does not depend on thread timing: hints come only from completed rounds.
     """
     done: dict[tuple[int, int], PairMatch] = {}
+    sims: dict[tuple[int, int], np.ndarray] = {}
     tree = spanning_pairs(pairs, centres)
     tree_set = set(tree)
     rest = [p for p in pairs if p not in tree_set]
@@ -134,13 +129,15 @@ def match_pairs_chained(pairs: list[tuple[int, int]], centres: np.ndarray,
     tried_hint: set[tuple[int, int]] = set()
     retry: list[tuple[int, int]] = []
     while True:
-        known = dict(done)
-        adj = adjacency(known)
+        for ab, m in done.items():
+            if ab not in sims:
+                sims[ab] = pair_similarity(m)
+        adj = adjacency(sims)
         jobs = []
         for p in rest:
             if p in done or p in tried_hint:
                 continue
-            hint = chain_hint(p[0], p[1], known, adj=adj)
+            hint = chain_hint(p[0], p[1], sims, adj=adj)
             if hint is not None:
                 jobs.append((p, hint))
         if not jobs:
