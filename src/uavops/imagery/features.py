@@ -64,24 +64,22 @@ def detect_features(img_bgr: np.ndarray, scale: float, max_features: int = MAX_F
     kps = orb.detect(gray, None)
     if not kps:
         return Features(np.zeros((0, 2)), np.zeros((0, 32), np.uint8), scale)
-    # grid bucketing: best responses per cell (vectorised: this runs under the GIL, beside decoding threads)
+    # grid bucketing: best responses per cell
     h, w = gray.shape[:2]
     gx, gy = 8, max(1, round(8 * h / w))
     per_cell = max(1, max_features // (gx * gy))
-    pts_all = np.array([k.pt for k in kps], dtype=np.float64)
-    resp = np.array([k.response for k in kps], dtype=np.float64)
-    cell = (np.minimum(gy - 1, (pts_all[:, 1] * gy / h).astype(int)) * gx
-            + np.minimum(gx - 1, (pts_all[:, 0] * gx / w).astype(int)))
-    order = np.lexsort((-resp, cell))  # by cell, strongest first within a cell
-    cell_sorted = cell[order]
-    first = np.r_[0, np.flatnonzero(np.diff(cell_sorted)) + 1]
-    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
-    keep = rank < per_cell
+    cells: dict[tuple[int, int], list[cv2.KeyPoint]] = {}
+    for kp in kps:
+        key = (min(gx - 1, int(kp.pt[0] * gx / w)), min(gy - 1, int(kp.pt[1] * gy / h)))
+        cells.setdefault(key, []).append(kp)
+    ranked: list[tuple[int, float, cv2.KeyPoint]] = []
+    for cell in cells.values():
+        cell.sort(key=lambda k: -k.response)
+        ranked.extend((rank, -k.response, k) for rank, k in enumerate(cell[:per_cell]))
     # interleave the cells (each cell's best first, then each cell's second …): any prefix of the
     # list is both strong and spread over the image, which the coarse matching relies on
-    sel = order[keep]
-    sel = sel[np.lexsort((-resp[sel], rank[keep]))]
-    chosen: list[cv2.KeyPoint] = [kps[int(i)] for i in sel]
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    chosen: list[cv2.KeyPoint] = [t[2] for t in ranked]
     chosen, desc = orb.compute(gray, chosen)
     if desc is None or not chosen:
         return Features(np.zeros((0, 2)), np.zeros((0, 32), np.uint8), scale)
