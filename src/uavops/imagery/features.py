@@ -146,9 +146,9 @@ def _coarse(fi: Features, fj: Features, size_px: tuple[int, int]) -> np.ndarray 
     """Pose-free estimate of the similarity i→j (full-res px) from ratio-tested matches.
 
     A cascade: the ``COARSE_FIRST`` strongest keypoints of each photo (features are stored
-    best-first per image cell, so any prefix is spread over the image) settle most pairs for a
-    tenth of the cost; only pairs they cannot settle — foliage-heavy ones (Brighton) — are tried
-    again with up to ``COARSE_FEATURES``.
+    best-first per image cell, so any prefix is spread over the image) settle about half the pairs
+    (9 of the 17 pose-free pairs on Brighton) for about a quarter of the cost; the pairs they cannot
+    settle — foliage-heavy ones — are tried again with up to ``COARSE_FEATURES``.
     """
     for n_feat, min_support in ((COARSE_FIRST, 25), (COARSE_FEATURES, 10)):
         est = _coarse_with(fi, fj, size_px, n_feat, min_support)
