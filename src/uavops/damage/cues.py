@@ -87,9 +87,14 @@ class Sharpness:
 _SIGMAS_PX = (0.3, 0.45, 0.6, 0.8, 1.0, 1.25, 1.6, 2.0, 2.5)
 
 
-def _block_mean(x: np.ndarray, block: int = 32) -> np.ndarray:
+def _blocks(x: np.ndarray, block: int = 32) -> np.ndarray:
+    """(rows, block, cols, block) view of the whole blocks of a 2-D array."""
     h, w = (x.shape[0] // block) * block, (x.shape[1] // block) * block
-    return x[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3)).ravel()
+    return x[:h, :w].reshape(h // block, block, w // block, block)
+
+
+def _block_mean(x: np.ndarray) -> np.ndarray:
+    return _blocks(x).mean(axis=(1, 3)).ravel()
 
 
 def _gradient_magnitude(lum: np.ndarray) -> np.ndarray:
@@ -128,7 +133,7 @@ def match_sharpness(post: np.ndarray, pre: np.ndarray, valid: np.ndarray, min_ra
     sl = (slice(y0, y0 + sample_px), slice(x0, x0 + sample_px))
     lp = _log_rgb(post[sl]).mean(axis=2)
     lq = _log_rgb(pre[sl]).mean(axis=2)
-    ok = _block_mask(valid[sl])
+    ok = _blocks(valid[sl]).all(axis=(1, 3)).ravel()
     # flat blocks (water, roofs) say nothing about sharpness
     ok &= (_block_mean(_gradient_magnitude(lp)) > 0.02) & (_block_mean(_gradient_magnitude(lq)) > 0.02)
     if ok.sum() < 16:
@@ -147,11 +152,6 @@ def match_sharpness(post: np.ndarray, pre: np.ndarray, valid: np.ndarray, min_ra
     if best == 0.0:
         return Sharpness()
     return Sharpness(post_sigma_px=best) if r > 1.0 else Sharpness(pre_sigma_px=best)
-
-
-def _block_mask(valid: np.ndarray, block: int = 32) -> np.ndarray:
-    h, w = (valid.shape[0] // block) * block, (valid.shape[1] // block) * block
-    return valid[:h, :w].reshape(h // block, block, w // block, block).all(axis=(1, 3)).ravel()
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
