@@ -20,6 +20,11 @@ WORLD = [_sim(0, 1, 0, 0), _sim(3, 1.01, 900, 20), _sim(-2, 0.99, 1800, -10), _s
          _sim(181, 1.0, 1800, 2950)]
 
 
+# five photos in a ring of overlapping footprints, and the pairs whose footprints overlap
+CENTRES = np.array([[0, 0], [10, 0], [20, 0], [20, 10], [10, 10]], float)
+PAIRS = [(0, 1), (1, 2), (2, 3), (3, 4), (1, 4), (0, 4), (2, 4)]
+
+
 def _true(i: int, j: int) -> np.ndarray:
     return np.linalg.inv(WORLD[j]) @ WORLD[i]
 
@@ -32,11 +37,9 @@ def _match(i: int, j: int) -> PairMatch:
 
 
 def test_spanning_pairs_connect_every_photo_with_n_minus_1_pairs() -> None:
-    centres = np.array([[0, 0], [10, 0], [20, 0], [20, 10], [10, 10]], float)
-    pairs = [(0, 1), (1, 2), (2, 3), (3, 4), (1, 4), (0, 4), (2, 4)]
-    tree = spanning_pairs(pairs, centres)
+    tree = spanning_pairs(PAIRS, CENTRES)
     assert len(tree) == 4
-    assert set(tree) <= set(pairs)
+    assert set(tree) <= set(PAIRS)
     seen = {0}
     for _ in range(4):
         for a, b in tree:
@@ -56,8 +59,6 @@ def test_chain_hint_composes_the_path_and_handles_reversed_edges() -> None:
 
 
 def test_only_the_tree_and_unreachable_pairs_pay_for_pose_free_matching() -> None:
-    centres = np.array([[0, 0], [10, 0], [20, 0], [20, 10], [10, 10]], float)
-    pairs = [(0, 1), (1, 2), (2, 3), (3, 4), (1, 4), (0, 4), (2, 4)]
     calls: list[tuple[tuple[int, int], bool]] = []
 
     def match(ab: tuple[int, int], hint: np.ndarray | None = None) -> PairMatch | None:
@@ -67,16 +68,14 @@ def test_only_the_tree_and_unreachable_pairs_pay_for_pose_free_matching() -> Non
             assert np.allclose(hint, _true(*ab) / _true(*ab)[2, 2], atol=1e-6)
         return _match(*ab)
 
-    got = match_pairs_chained(pairs, centres, match, threads=2)
-    assert sorted((m.i, m.j) for m in got) == sorted(pairs)
+    got = match_pairs_chained(PAIRS, CENTRES, match, threads=2)
+    assert sorted((m.i, m.j) for m in got) == sorted(PAIRS)
     pose_free = [ab for ab, hinted in calls if not hinted]
     assert len(pose_free) == 4  # the spanning tree only
-    assert len(calls) == len(pairs)
+    assert len(calls) == len(PAIRS)
 
 
 def test_a_failed_guided_pair_is_retried_pose_free_only_when_a_photo_needs_it() -> None:
-    centres = np.array([[0, 0], [10, 0], [20, 0], [20, 10], [10, 10]], float)
-    pairs = [(0, 1), (1, 2), (2, 3), (3, 4), (1, 4), (0, 4), (2, 4)]
     calls: list[tuple[tuple[int, int], bool]] = []
 
     def match(ab: tuple[int, int], hint: np.ndarray | None = None) -> PairMatch | None:
@@ -85,10 +84,10 @@ def test_a_failed_guided_pair_is_retried_pose_free_only_when_a_photo_needs_it() 
             return None  # guided matching fails on these
         return _match(*ab)
 
-    got = match_pairs_chained(pairs, centres, match, threads=1)
+    got = match_pairs_chained(PAIRS, CENTRES, match, threads=1)
     matched = {(m.i, m.j) for m in got}
-    assert set(spanning_pairs(pairs, centres)) == {(0, 1), (1, 2), (2, 3), (3, 4)}
+    assert set(spanning_pairs(PAIRS, CENTRES)) == {(0, 1), (1, 2), (2, 3), (3, 4)}
     pose_free_retries = [ab for ab, hinted in calls if not hinted and ab in ((0, 4), (2, 4))]
     # photo 0 has a single tie (to 1) without (0, 4): retried pose-free; photo 2 and 4 have two: not
     assert pose_free_retries == [(0, 4)]
-    assert matched == set(pairs) - {(2, 4)}
+    assert matched == set(PAIRS) - {(2, 4)}
