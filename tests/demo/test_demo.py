@@ -63,3 +63,18 @@ def test_demo_ardupilot_without_binary_says_what_to_do(run_cli, tmp_path: Path, 
     result = run_cli("demo", "--backend", "ardupilot", "--out", str(tmp_path / "d"), *QUICK)
     assert result.exit_code == 2
     assert "UAVOPS_SITL_BIN" in result.stderr or "--sitl-bin" in result.stderr
+
+
+@pytest.mark.parametrize(("speedup", "timeout_s"), [(1.0, 5.0), (20.0, 20.0), (500.0, 120.0)])
+def test_demo_vehicle_keeps_its_gcs_failsafe_with_one_wall_second(tmp_path: Path, speedup: float,
+                                                                  timeout_s: float) -> None:
+    from uavops.demo.pipeline import _demo_profile
+    from uavops.sim.parameters import read_parm_file
+    from uavops.sim.profiles import find_profile
+
+    values = read_parm_file(_demo_profile(tmp_path, speedup))
+    survey = read_parm_file(find_profile())
+    assert values["FS_GCS_TIMEOUT"] == timeout_s
+    assert values["FS_GCS_ENABLE"] == survey["FS_GCS_ENABLE"] > 0
+    assert {k: v for k, v in values.items() if k != "FS_GCS_TIMEOUT"} == {
+        k: v for k, v in survey.items() if k != "FS_GCS_TIMEOUT"}

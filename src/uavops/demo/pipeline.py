@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from ..errors import InputError, SimError
-from ..files import ensure_out_dir, write_json
+from ..files import atomic_write, ensure_out_dir, write_json
 from ..locations import Location
 from ..package import normalize_event_type
 from .area import affected_district
@@ -130,13 +130,12 @@ def _vehicle(opts: DemoOptions, home: Location, seed: int, wind: Any) -> Iterato
     ArduPilot SITL serves one client per TCP port (5760, 5762, 5763 like SERIAL0..2), so the
     camera takes the second port there; the built-in simulator serves many clients per port.
     """
-    from ..sim.profiles import find_profile
-
+    profile = _demo_profile(opts.out_dir, opts.speedup)
     if opts.backend == "builtin":
         from ..sim import SimConfig, start_sim
 
         sim = start_sim(SimConfig(home=home, speedup=opts.speedup, seed=seed, tcp_port=0, udp_out=None,
-                                  params_file=find_profile(), wind_speed_mps=wind.speed_mps,
+                                  params_file=profile, wind_speed_mps=wind.speed_mps,
                                   wind_dir_deg=wind.from_deg, wind_turbulence_mps=wind.turbulence_mps))
         try:
             yield sim.tcp_url, sim.tcp_url
@@ -146,10 +145,28 @@ def _vehicle(opts: DemoOptions, home: Location, seed: int, wind: Any) -> Iterato
         from ..sim.sitl import SitlConfig, SitlProcess, resolve_sitl_bin
 
         with SitlProcess(SitlConfig(binary=resolve_sitl_bin(opts.sitl_bin), home=home, speedup=opts.speedup,
-                                    params_files=[find_profile()],
+                                    params_files=[profile],
                                     workdir=ensure_out_dir(opts.out_dir / "sitl"))) as proc:
             urls = proc.tcp_urls
             yield urls[0], urls[1]
+
+
+def _demo_profile(out_dir: Path, speedup: float) -> Path:
+    """The survey profile, with the GCS-failsafe timeout widened to one wall second at this speed-up.
+
+    FS_GCS_TIMEOUT counts simulated seconds: 5 s at 20x is 0.25 s of wall time, and a laptop
+    rendering the virtual camera's photos beside the vehicle stalls a heartbeat that long now and
+    then, which ended a demo flight in RTL once. The failsafe itself stays on.
+    """
+    from ..sim.profiles import find_profile
+
+    timeout_s = min(120.0, max(5.0, float(speedup)))  # ArduPilot accepts 2..120 s
+    lines = [ln for ln in find_profile().read_text().splitlines() if ln.split()[:1] != ["FS_GCS_TIMEOUT"]]
+    lines += [f"# demo: one second of wall time at {speedup:g}x", f"FS_GCS_TIMEOUT {timeout_s:g}"]
+    path = ensure_out_dir(out_dir) / "vehicle.parm"
+    with atomic_write(path) as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path
 
 
 class _HubThread:
