@@ -39,11 +39,11 @@ def main() -> None:
     ap.add_argument("--gsd-cm", type=float, default=3.0)
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
-    from uavops.scene import make_scene
+    from uavops.scene import is_current_scene, make_scene
 
     size_m = args.size_px * args.gsd_cm / 100.0
     scene = args.cache / f"scene_{args.size_px}"
-    if not (scene / "post.tif").exists():
+    if not is_current_scene(scene, seed=4242, gsd_cm=args.gsd_cm):
         t = time.time()
         make_scene(event="earthquake", location="almaty", size_m=size_m, gsd_cm=args.gsd_cm, seed=4242, out_dir=scene)
         print(f"scene made in {time.time() - t:.0f} s", flush=True)

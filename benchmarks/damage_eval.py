@@ -81,7 +81,7 @@ def truth_mask(scene: Path, pair: ImagePair) -> np.ndarray:
 
 
 def evaluate(cache: Path, scenes: list[tuple[str, int, str]]) -> dict[str, object]:
-    from uavops.scene import make_scene
+    from uavops.scene import is_current_scene, make_scene
 
     model = load_model()
     change_c = {name: Counts() for name in ["detector", "detector_post_only", *BASELINES]}
@@ -92,7 +92,7 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]]) -> dict[str, objec
     per_scene = []
     for event, seed, location in scenes:
         d = cache / f"{event}_{seed}"
-        if not (d / "post.tif").exists():
+        if not is_current_scene(d, seed=seed, size_m=SIZE_M, gsd_cm=GSD_CM):  # stale caches are repainted
             make_scene(event=event, location=location, size_m=SIZE_M, gsd_cm=GSD_CM, seed=seed, out_dir=d)
         t0 = time.time()
         pair = load_pair(d / "post.tif", d / "pre.tif")

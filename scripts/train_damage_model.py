@@ -82,12 +82,12 @@ class DamageNet(nn.Module):
 
 
 def make_scenes(cache: Path) -> list[Path]:
-    from uavops.scene import make_scene
+    from uavops.scene import is_current_scene, make_scene
 
     dirs = []
     for i, (event, seed) in enumerate(TRAIN_SCENES):
         d = cache / f"{event}_{seed}"
-        if not (d / "post.tif").exists():
+        if not is_current_scene(d, seed=seed, size_m=SCENE_SIZE_M, gsd_cm=SCENE_GSD_CM):  # stale: repaint
             t = time.time()
             make_scene(event=event, location=TRAIN_LOCATIONS[i % len(TRAIN_LOCATIONS)], size_m=SCENE_SIZE_M,
                        gsd_cm=SCENE_GSD_CM, seed=seed, out_dir=d)

@@ -154,3 +154,28 @@ def test_window_read_decimates(small_quake_scene):
     small = small_quake_scene.read("post", Window(0, 0, 400, 200), out_shape=(50, 100))
     assert full.shape == (200, 400, 3) and small.shape == (50, 100, 3)
     assert abs(float(full.mean()) - float(small.mean())) < 3
+
+
+def test_scene_caches_tell_stale_scenes_from_current_ones(tmp_path: Path):
+    from uavops.scene import is_current_scene
+
+    out = tmp_path / "s"
+    assert not is_current_scene(out)
+    make_scene("tailings", "khujand", size_m=200, gsd_cm=40, seed=7, out_dir=out, overviews=False)
+    assert is_current_scene(out, seed=7, size_m=200.0, gsd_cm=40.0)
+    assert not is_current_scene(out, seed=8)
+    meta = json.loads((out / "scene.json").read_text())
+    (out / "scene.json").write_text(json.dumps(dict(meta, generator_version="0")))
+    assert not is_current_scene(out, seed=7)  # painted by an older generator: repaint, never reuse
+
+
+def test_tailings_extent_includes_the_emptied_impoundment(tmp_path: Path):
+    """The drained pond is painted as exposed tailings after the breach, so it is truth too."""
+    scene = make_scene("tailings", "khujand", size_m=200, gsd_cm=40, seed=1031, out_dir=tmp_path, overviews=False)
+    mask = scene.read_mask()
+    pre = scene.read("pre").astype(np.int16)
+    post = scene.read("post").astype(np.int16)
+    changed = np.abs(pre - post).mean(axis=2) > 25
+    # most strongly changed pixels are inside the event extent (the rest: shadows moved with the sun,
+    # cars, buildings); without the emptied impoundment only 64 % were
+    assert (mask[changed] == 4).mean() > 0.7

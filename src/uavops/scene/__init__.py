@@ -11,9 +11,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["EVENTS", "MASK_VALUES", "Scene", "import_orthophoto", "load_scene", "make_scene"]
+__all__ = ["EVENTS", "MASK_VALUES", "Scene", "import_orthophoto", "is_current_scene", "load_scene", "make_scene"]
 
-_WHERE = {"Scene": "model", "load_scene": "model", "make_scene": "generator", "MASK_VALUES": "generator",
+_WHERE = {"Scene": "model", "load_scene": "model", "make_scene": "generator", "is_current_scene": "generator", "MASK_VALUES": "generator",
           "import_orthophoto": "ortho", "EVENTS": "events"}
 
 

@@ -229,11 +229,15 @@ def apply_event(layout: Layout, event: str, seed: int) -> EventResult:
                     b.footprint).buffer(0) if rng.random() < 0.6 else None
         kind = "mud" if event == "mudflow" else "tailings_sludge"
         if event == "tailings":
-            res.ground.append((res.pre_ground[1][0].buffer(-6.0), "tailings_drained"))
+            # the impoundment emptied through the breach: exposed tailings where there was a pond. It is
+            # part of the event's extent (analysts map the emptied reservoir with the flow, as for
+            # Brumadinho), so it is truth as well as paint.
+            drained = res.pre_ground[1][0].buffer(-6.0)
+            res.ground.append((drained, "tailings_drained"))
             # the breach: a gap in the dam where the flow leaves the pond
             res.ground.append((flow.intersection(res.pre_ground[0][0].buffer(2)), kind))
         res.ground.append((flow, kind))
-        res.extents.append((flow, event))
+        res.extents.append((flow.union(drained.intersection(scene)) if event == "tailings" else flow, event))
         return res
     if event == "fire":
         cx, cy = layout.industrial_centre or (S / 2, S / 2)

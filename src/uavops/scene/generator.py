@@ -6,6 +6,7 @@ and the rasters are painted and written one window at a time.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,34 @@ from .layout import Layout, make_layout
 from .model import SCENE_FILES, Scene, load_scene
 from .render import build_draw_list, build_mask_list, epochs_for_seed, render_mask_tile, render_tile
 
-__all__ = ["GENERATOR_VERSION", "MASK_VALUES", "make_scene"]
+__all__ = ["GENERATOR_VERSION", "MASK_VALUES", "is_current_scene", "make_scene"]
 
-GENERATOR_VERSION = "1"
+#: Bumped whenever the same arguments would paint different pixels or truth, so caches of scenes
+#: (evaluation, training, benchmarks) can tell a stale scene from a current one.
+#: 2: mudflow/tailings boulders and wet patches, no cars or trees inside flows, collapsed buildings cast
+#:    no shadow, chunkier rubble; the emptied tailings impoundment is part of the event extent.
+GENERATOR_VERSION = "2"
 #: damage_mask.tif values
 MASK_VALUES = {0: "none / No visible damage", 1: "Possibly damaged", 2: "Damaged", 3: "Destroyed",
                4: "event extent (debris, water, mud, tailings, burn scar)"}
 _MASK_COLOURS = {0: (0, 0, 0, 0), 1: (255, 230, 0, 255), 2: (255, 128, 0, 255), 3: (200, 0, 0, 255),
                  4: (60, 120, 255, 255)}
 MAX_PIXELS = 60_000 * 60_000
+
+
+def is_current_scene(out_dir: str | Path, **expected: Any) -> bool:
+    """True when ``out_dir`` holds a complete scene of this generator version with the ``expected``
+    scene.json values (e.g. ``seed=1031, gsd_cm=5.0``); a cache reuses it only then."""
+    out = Path(out_dir)
+    try:
+        meta = json.loads((out / "scene.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if meta.get("generator_version") != GENERATOR_VERSION:
+        return False
+    if not all((out / SCENE_FILES[k]).is_file() for k in ("post", "pre", "mask", "buildings")):
+        return False
+    return all(meta.get(k) == v for k, v in expected.items())
 
 
 def _rgb_profile(epsg: int, transform: Any, size_px: int, block: int) -> dict[str, Any]:
