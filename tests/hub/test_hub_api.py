@@ -28,3 +28,17 @@ def test_create_app_from_settings_with_asgi_transport(tmp_path):
     client.close()
     assert result.status == "created"
     assert app.state.service.get_report(result.report_id)["org"] == "KG-MChS"
+
+
+def test_openapi_operation_ids_are_unique(tmp_path):
+    """Client generators (and schemathesis) key operations by id; a GET+HEAD route once shared one."""
+    import warnings
+
+    from uavops.hub import create_app
+
+    app = create_app(Settings(hub_data_dir=tmp_path / "hub"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # FastAPI warns on a duplicate operation id
+        spec = app.openapi()
+    ids = [op["operationId"] for path in spec["paths"].values() for op in path.values() if "operationId" in op]
+    assert len(ids) == len(set(ids)) > 20

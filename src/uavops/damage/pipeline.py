@@ -80,8 +80,8 @@ def _bbox_wgs84(pair: ImagePair) -> tuple[float, float, float, float]:
     if not g.georeferenced:
         return (0.0, 0.0, 0.0, 0.0)
     assert g.transform is not None and g.crs is not None
-    left, top = g.transform * (0, 0)
-    right, bottom = g.transform * (g.width, g.height)
+    left, top = g.transform @ (0, 0)
+    right, bottom = g.transform @ (g.width, g.height)
     b = transform_bounds(g.crs, CRS.from_epsg(4326), min(left, right), min(top, bottom), max(left, right),
                          max(top, bottom), densify_pts=21)
     return (round(b[0], 7), round(b[1], 7), round(b[2], 7), round(b[3], 7))

@@ -335,7 +335,9 @@ def create_app(settings: Settings | HubConfig, service: HubService | None = None
             cap.cap_alert(report, event, sender, _base(request)), media_type="application/cap+xml"
         )
 
-    @app.api_route("/reports/{report_id}/files/{role}", methods=["GET", "HEAD"], tags=["reports"])
+    # one handler, two routes: a GET+HEAD api_route would give both operations the same OpenAPI id
+    @app.head("/reports/{report_id}/files/{role}", tags=["reports"], operation_id="head_report_file")
+    @app.get("/reports/{report_id}/files/{role}", tags=["reports"], operation_id="get_report_file")
     def report_file(
         request: Request,
         report_id: ReportId,

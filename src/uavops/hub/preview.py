@@ -44,7 +44,7 @@ def make_preview(src: Path, out: Path, max_px: int = MAX_PREVIEW_PX) -> Preview:
             list(range(1, bands + 1)), out_shape=(bands, src_h, src_w), resampling=Resampling.average
         )
         src_data = _to_uint8(src_data, ds.nodata)
-        src_transform = ds.transform * Affine.scale(ds.width / src_w, ds.height / src_h)
+        src_transform = ds.transform @ Affine.scale(ds.width / src_w, ds.height / src_h)
         transform, width, height = calculate_default_transform(ds.crs, "EPSG:4326", src_w, src_h, *ds.bounds)
         # one extra band of 255s marks where the source has data; it becomes the PNG's alpha
         src_rgba = np.concatenate([src_data, np.full((1, src_h, src_w), 255, np.uint8)])
