@@ -61,6 +61,21 @@ def test_corrupt_jpeg_is_named(run_cli, tmp_path: Path) -> None:  # type: ignore
     assert "not a readable" in r.stderr or "corrupt" in r.stderr
 
 
+def test_folder_of_truncated_photos_names_them(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Photos cut short (a full memory card): EXIF and GPS still read, the image data does not decode.
+
+    This used to end in "Internal error: IndexError" once every photo had failed to decode."""
+    d = tmp_path / "cut"
+    d.mkdir()
+    for k in range(3):
+        photo = write_small_photo(d / f"DJI_000{k + 1}.JPG", LAT, LON + k * 2e-4, seed=k)
+        data = photo.read_bytes()
+        photo.write_bytes(data[: int(len(data) * 0.8)])
+    out = tmp_path / "out"
+    _assert_clean_error(run_cli("mosaic", str(d), "--out", str(out)), out, "only 0 of 3", "DJI_0001.JPG", "DJI_0002.JPG",
+                        "truncated", "copy it again")
+
+
 def test_two_places(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     d = tmp_path / "two"
     d.mkdir()

@@ -337,6 +337,12 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
                 bar.advance(task)
 
         lap("load_features")
+        if n - len(bad) < 2:  # nothing to tie together: say which photos could not be read, not "no overlap"
+            for k, reason in bad.items():
+                usable[k].skip_reason = reason
+            unusable = [usable[k] for k in sorted(bad)] + skipped
+            raise MosaicError(f"Only {n - len(bad)} of {len(photos)} photos in {photos_dir} can be used"
+                              f"{_summary(unusable)}; a mosaic needs at least two readable photos with GPS positions.")
 
         # 4. candidate pairs from initial footprints, then matching --------------------------------------
         from shapely.geometry import Polygon
@@ -403,7 +409,8 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
         for k, reason in bad.items():
             usable[k].skip_reason = reason
         comps = _components(n, [(m.i, m.j) for m in matches])
-        main = [c for c in comps if not (len(c) == 1 and c[0] in bad)][0] if comps else []
+        groups = [c for c in comps if not (len(c) == 1 and c[0] in bad)]
+        main = groups[0] if groups else []
         main_set = set(main)
         for k, ph in enumerate(usable):
             if k not in main_set and ph.skip_reason is None:
