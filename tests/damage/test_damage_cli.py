@@ -79,6 +79,16 @@ def test_georeferenced_with_plain_is_a_clear_error(run_cli, tmp_path: Path):
     assert r.exit_code == 2 and "georeferenced" in r.stderr
 
 
+def test_pre_that_is_no_image_is_named_as_such(run_cli, tmp_path: Path):
+    """A broken pre file is 'cannot be read', not 'one is georeferenced and the other is not'."""
+    _geotiff(tmp_path / "post.tif", 652780.0, 4789000.0)
+    (tmp_path / "pre.tif").write_bytes(b"not a tiff")
+    r = run_cli("damage", "--post", str(tmp_path / "post.tif"), "--pre", str(tmp_path / "pre.tif"),
+                "--out", str(tmp_path / "o"))
+    assert r.exit_code == 2 and "pre image" in r.stderr and "cannot be read" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_missing_post_is_a_clear_error(run_cli, tmp_path: Path):
     r = run_cli("damage", "--post", str(tmp_path / "nope.tif"), "--out", str(tmp_path / "o"))
     assert r.exit_code == 2 and "does not exist" in r.stderr

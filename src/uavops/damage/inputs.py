@@ -179,6 +179,7 @@ def load_pair(post_path: str | Path, pre_path: str | Path | None = None, *, work
     pre_plain = _is_plain(pre_path) if pre_path is not None else post_plain
     if pre_path is not None and post_plain != pre_plain:
         geo, plain = (pre_path, post_path) if post_plain else (post_path, pre_path)
+        _read_plain(plain, "post" if plain is post_path else "pre")  # not an image at all: say that instead
         raise DetectionError(f"{geo.name} is georeferenced but {plain.name} is not; give two GeoTIFFs, "
                              "or two plain images of the same size.")
     if post_plain:
