@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from ..errors import InputError, SimError
-from ..files import atomic_write, ensure_out_dir, write_json
+from ..files import ensure_out_dir, write_json
 from ..locations import Location
 from ..package import normalize_event_type
 from .area import affected_district
@@ -158,15 +158,11 @@ def _demo_profile(out_dir: Path, speedup: float) -> Path:
     rendering the virtual camera's photos beside the vehicle stalls a heartbeat that long now and
     then, which ended a demo flight in RTL once. The failsafe itself stays on.
     """
-    from ..sim.profiles import find_profile
+    from ..sim.profiles import write_profile_with
 
     timeout_s = min(120.0, max(5.0, float(speedup)))  # ArduPilot accepts 2..120 s
-    lines = [ln for ln in find_profile().read_text().splitlines() if ln.split()[:1] != ["FS_GCS_TIMEOUT"]]
-    lines += [f"# demo: one second of wall time at {speedup:g}x", f"FS_GCS_TIMEOUT {timeout_s:g}"]
-    path = ensure_out_dir(out_dir) / "vehicle.parm"
-    with atomic_write(path) as fh:
-        fh.write("\n".join(lines) + "\n")
-    return path
+    return write_profile_with(ensure_out_dir(out_dir) / "vehicle.parm", {"FS_GCS_TIMEOUT": timeout_s},
+                              comment=f"demo: one second of wall time at {speedup:g}x")
 
 
 class _HubThread:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["profile_dirs", "find_profile", "SURVEY_PROFILE"]
+__all__ = ["SURVEY_PROFILE", "find_profile", "profile_dirs", "write_profile_with"]
 
 SURVEY_PROFILE = "survey_copter"
 
@@ -38,3 +38,25 @@ def find_profile(name: str = SURVEY_PROFILE) -> Path:
             return candidate
     raise InputError(f"No parameter profile '{name}' was found in {', '.join(map(str, profile_dirs()))}; "
                      "reinstall uavops or pass --params FILE.")
+
+
+def write_profile_with(target: Path, overrides: dict[str, float], name: str = SURVEY_PROFILE,
+                       comment: str | None = None) -> Path:
+    """Write profile ``name`` to ``target`` with some parameters replaced (added when absent).
+
+    Used where the same vehicle must run with a deliberate difference, e.g. a GCS-failsafe timeout
+    widened for a sped-up simulator; the rest of the profile stays byte for byte what the
+    aircraft gets. Written to a temporary name and renamed.
+    """
+    from ..files import atomic_write
+
+    replaced = set(overrides)
+    lines = [ln for ln in find_profile(name).read_text().splitlines()
+             if (ln.replace(",", " ").split() or [""])[0] not in replaced]
+    if comment:
+        lines.append(f"# {comment}")
+    lines += [f"{key} {value:g}" for key, value in overrides.items()]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(target) as fh:
+        fh.write("\n".join(lines) + "\n")
+    return target
