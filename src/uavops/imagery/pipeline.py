@@ -337,9 +337,9 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
                 bar.advance(task)
 
         lap("load_features")
+        for k, reason in bad.items():
+            usable[k].skip_reason = reason
         if n - len(bad) < 2:  # nothing to tie together: say which photos could not be read, not "no overlap"
-            for k, reason in bad.items():
-                usable[k].skip_reason = reason
             unusable = [usable[k] for k in sorted(bad)] + skipped
             raise MosaicError(f"Only {n - len(bad)} of {len(photos)} photos in {photos_dir} can be used"
                               f"{_summary(unusable)}; a mosaic needs at least two readable photos with GPS positions.")
@@ -406,8 +406,6 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
         matches = kept_matches
 
         # 6. keep the largest tied group --------------------------------------------------------------
-        for k, reason in bad.items():
-            usable[k].skip_reason = reason
         comps = _components(n, [(m.i, m.j) for m in matches])
         groups = [c for c in comps if not (len(c) == 1 and c[0] in bad)]
         main = groups[0] if groups else []

@@ -13,8 +13,8 @@ from typing import Any
 
 __all__ = ["EVENTS", "MASK_VALUES", "Scene", "import_orthophoto", "is_current_scene", "load_scene", "make_scene"]
 
-_WHERE = {"Scene": "model", "load_scene": "model", "make_scene": "generator", "is_current_scene": "generator", "MASK_VALUES": "generator",
-          "import_orthophoto": "ortho", "EVENTS": "events"}
+_WHERE = {"Scene": "model", "load_scene": "model", "make_scene": "generator", "is_current_scene": "generator",
+          "MASK_VALUES": "generator", "import_orthophoto": "ortho", "EVENTS": "events"}
 
 
 def __getattr__(name: str) -> Any:
