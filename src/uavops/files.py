@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from .errors import InputError
 
-__all__ = ["atomic_path", "atomic_write", "write_json", "read_json", "ensure_out_dir"]
+__all__ = ["atomic_path", "atomic_write", "write_json", "read_json", "ensure_out_dir", "output_folder"]
 
 
 def _umask() -> int:
@@ -86,3 +86,29 @@ def ensure_out_dir(path: str | os.PathLike[str]) -> Path:
     if not os.access(path, os.W_OK):
         raise InputError(f"The output folder {path} is not writable; choose another --out.")
     return path
+
+
+@contextlib.contextmanager
+def output_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Create an output folder for a run; if the run fails, remove the folders it created while empty.
+
+    A command that stops on bad input must not leave a fresh, empty ``--out`` folder behind: the
+    operator would take it for a run that produced nothing. Folders that already existed, and any
+    folder that holds something (a resumable flight record, a finished file), are left alone.
+    """
+    path = Path(path)
+    created: list[Path] = []  # deepest first
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        created.append(probe)
+        probe = probe.parent
+    out = ensure_out_dir(path)
+    try:
+        yield out
+    except BaseException:
+        for folder in created:
+            try:
+                folder.rmdir()  # only succeeds while empty
+            except OSError:
+                break
+        raise

@@ -101,3 +101,23 @@ def test_event_type_aliases():
     assert normalize_event_type("Sel") == "mudflow"
     assert normalize_event_type("earthquake") == "earthquake"
     assert normalize_event_type("meteor") == "other"
+
+
+def test_output_folder_removes_only_the_empty_folders_it_made(tmp_path: Path) -> None:
+    from uavops.files import output_folder
+
+    target = tmp_path / "a" / "b" / "c"
+    with pytest.raises(ValueError), output_folder(target) as out:
+        assert out.is_dir()
+        raise ValueError("bad input")
+    assert not (tmp_path / "a").exists()
+
+    kept = tmp_path / "kept"
+    with pytest.raises(ValueError), output_folder(kept / "run") as out:
+        (out / "flight.json").write_text("{}")  # something worth keeping (a resumable record)
+        raise ValueError("interrupted")
+    assert (kept / "run" / "flight.json").exists()
+
+    with output_folder(tmp_path / "ok") as out:
+        (out / "x").write_text("1")
+    assert (tmp_path / "ok" / "x").exists()

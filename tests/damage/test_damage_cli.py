@@ -51,9 +51,10 @@ def test_mismatched_plain_sizes_is_a_clear_error(run_cli, tmp_path: Path):
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     cv2.imwrite(str(a), np.zeros((100, 120, 3), np.uint8))
     cv2.imwrite(str(b), np.zeros((90, 120, 3), np.uint8))
-    r = run_cli("damage", "--pre", str(a), "--post", str(b), "--out", str(tmp_path / "o"))
+    r = run_cli("damage", "--pre", str(a), "--post", str(b), "--out", str(tmp_path / "o" / "pkg"))
     assert r.exit_code == 2
     assert "Error:" in r.stderr and "same size" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()  # nothing left behind, not even the folders --out would have made
 
 
 def _geotiff(path: Path, left: float, top: float, epsg: int = 32643, size: int = 200) -> None:
@@ -69,6 +70,7 @@ def test_non_overlapping_geotiffs_is_a_clear_error(run_cli, tmp_path: Path):
     r = run_cli("damage", "--post", str(tmp_path / "post.tif"), "--pre", str(tmp_path / "pre.tif"),
                 "--out", str(tmp_path / "o"))
     assert r.exit_code == 2 and "do not overlap" in r.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_georeferenced_with_plain_is_a_clear_error(run_cli, tmp_path: Path):

@@ -132,6 +132,7 @@ def test_fly_cli_bad_inputs_exit_2(run_cli, tmp_path: Path) -> None:  # type: ig
     assert r.exit_code == 2 and "flight.json" in r.stderr
     r = run_cli("fly", str(tmp_path / "nope.plan"), "--connect", "tcp:127.0.0.1:1", "--out", str(tmp_path / "o"))
     assert r.exit_code == 2 and "does not exist" in r.stderr
+    assert not (tmp_path / "o").exists()  # a flight that never started leaves no empty folder
     plan = tmp_path / "p.plan"
     from uavops.plan.formats import write_plan
 

@@ -19,7 +19,8 @@ def _assert_clean_error(r, out: Path, *words: str) -> None:  # type: ignore[no-u
     assert "Traceback" not in msg
     for w in words:
         assert w.lower() in msg.lower(), msg
-    assert not out.exists() or not any(out.iterdir()), list(out.iterdir())
+    # a run that stops on bad input leaves no output, not even the empty --out folder it would have made
+    assert not out.exists(), list(out.iterdir())
 
 
 def test_missing_and_empty_folder(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -98,6 +99,19 @@ def test_unwritable_output(run_cli, tmp_path: Path) -> None:  # type: ignore[no-
     assert blocker.read_text() == "x"
 
 
+def test_existing_out_folder_is_kept_on_error(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Only folders the run itself created are removed; the operator's own folder and its files stay."""
+    d = tmp_path / "one"
+    d.mkdir()
+    write_small_photo(d / "DJI_0001.JPG", LAT, LON)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    r = run_cli("mosaic", str(d), "--out", str(out / "run1"))
+    assert r.exit_code == 2 and "only 1" in r.stderr.lower()
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
 def test_unknown_camera_and_bad_gsd(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     d = tmp_path / "ok"
     d.mkdir()
@@ -136,7 +150,7 @@ def test_interrupt_leaves_no_partial_output(synthetic_flight, tmp_path: Path, mo
     with pytest.raises(KeyboardInterrupt):
         build_mosaic(synthetic_flight.photos_dir, out, MosaicOptions(gsd_cm=12.0))
     assert calls["n"] >= 3  # windows already handed to the other render thread may start too
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # no mosaic, no temporary file, and not the empty folder either
 
 
 def test_mixed_folder_skips_bad_photos_and_reports_them(synthetic_flight, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from rasterio.warp import transform_bounds
 
 from .. import __version__
 from ..errors import InputError
-from ..files import ensure_out_dir, write_json
+from ..files import output_folder, write_json
 from ..package import DAMAGE_GRADES, EVENT_TYPES, DamagePackageMeta, EventInfo, PackageFile, sha256_file
 from .buildings import GradedBuilding, burn_grades, grade_buildings, read_footprints
 from .detector import ChangeMap, detect_changes
@@ -119,7 +119,12 @@ def run_damage(post: str | Path, out_dir: str | Path, *, pre: str | Path | None 
     opts = options or DamageOptions()
     if opts.event not in EVENT_CHOICES:
         raise InputError(f"Unknown event '{opts.event}'; use one of {', '.join(EVENT_CHOICES)}.")
-    out = ensure_out_dir(out_dir)
+    with output_folder(out_dir) as out:
+        return _write_package(post, out, pre, buildings, opts)
+
+
+def _write_package(post: str | Path, out: Path, pre: str | Path | None, buildings: str | Path | None,
+                   opts: DamageOptions) -> DamageResult:
     model = load_model()
     pair = load_pair(post, pre, work_gsd_m=opts.work_gsd_m, max_plain_side_px=opts.max_plain_side_px)
     grid = pair.grid

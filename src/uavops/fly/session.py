@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, LinkError, UavopsError
-from ..files import ensure_out_dir, read_json, write_json
+from ..files import ensure_out_dir, output_folder, read_json, write_json
 from ..link import GroundLink, TransferPolicy
 from ..mission import MAV_CMD, Mission
 from .display import FlightDisplay
@@ -359,7 +359,12 @@ def _finish(out_dir: Path, outcomes: list[VehicleOutcome], sessions: list[Vehicl
 def fly_new(plan_path: str | Path, connects: list[str], out_dir: str | Path, options: FlyOptions,
             display: FlightDisplay, prompt: Prompt, policy: TransferPolicy | None = None) -> list[VehicleOutcome]:
     """Fly PLAN: one vehicle (sorties in turn) or several vehicles at once (one --connect each)."""
-    out = ensure_out_dir(out_dir)
+    with output_folder(out_dir) as out:  # a flight that never started leaves no empty folder behind
+        return _fly_new(plan_path, connects, out, options, display, prompt, policy)
+
+
+def _fly_new(plan_path: str | Path, connects: list[str], out: Path, options: FlyOptions,
+             display: FlightDisplay, prompt: Prompt, policy: TransferPolicy | None) -> list[VehicleOutcome]:
     if (out / FLIGHT_JSON).exists():
         prev = read_json(out / FLIGHT_JSON, "flight record")
         if prev.get("state") not in ("completed", None) and "plan_hash" in prev:

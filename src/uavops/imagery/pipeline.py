@@ -19,15 +19,22 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, MosaicError
-from ..files import ensure_out_dir
+from ..files import output_folder
 from ..geo import LocalProjection
 from ..progress import progress_bar
 from .adjust import adjust
 from .captures import CapturePose, read_captures
-from .exposure import compute_gains
 from .chain import match_pairs_chained
+from .exposure import compute_gains
 from .features import Features, PairMatch, detect_features, match_pair, working_reduce
-from .geometry import Intrinsics, apply_h, footprint_corners, grid_convergence_deg, pose_homography, resolve_intrinsics
+from .geometry import (
+    Intrinsics,
+    apply_h,
+    footprint_corners,
+    grid_convergence_deg,
+    pose_homography,
+    resolve_intrinsics,
+)
 from .orient import estimate_yaws, wrap_deg
 from .photos import PhotoMeta, PhotoReadError, list_photos, read_image, read_photo_meta
 
@@ -170,10 +177,6 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
     MosaicError
         Fewer than two usable photos, photos of two separate places, or the photos cannot be tied.
     """
-    from . import report
-    from .rasterio_ import BLOCK_PX, iter_windows, write_cog
-    from .render import PhotoCache, RenderPhoto, TileRenderer
-
     opts = options or MosaicOptions()
     warn = on_warning or (lambda msg: log.warning(msg))
     photos_dir = Path(photos_dir)
@@ -184,15 +187,23 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
     paths = list_photos(photos_dir)
     if not paths:
         raise InputError(f"The folder {photos_dir} holds no JPEG or TIFF photos; give the folder with the survey photos.")
-    out_dir = ensure_out_dir(out_dir)
     if opts.gsd_cm is not None and not (opts.gsd_cm > 0 and math.isfinite(opts.gsd_cm)):
         raise InputError(f"--gsd must be a positive number of cm per pixel, not {opts.gsd_cm}.")
     if opts.camera:
         from ..plan.camera import get_camera
 
         get_camera(opts.camera)  # unknown names fail now, with suggestions
+    with output_folder(out_dir) as out:
+        return _build(photos_dir, paths, out, opts, warn)
 
+
+def _build(photos_dir: Path, paths: list[Path], out_dir: Path, opts: MosaicOptions,
+           warn: Callable[[str], None]) -> MosaicResult:
     import time
+
+    from . import report
+    from .rasterio_ import BLOCK_PX, iter_windows, write_cog
+    from .render import PhotoCache, RenderPhoto, TileRenderer
 
     timings: dict[str, float] = {}
     t_stage = [time.perf_counter()]
