@@ -8,7 +8,8 @@ serpentine survey over a synthetic scene, DJI Phantom 4 Pro geometry (5472×3648
     python benchmarks/mosaic_bench_500.py [--photos 500] [--cache /tmp/uavops_bench500] [--gsd CM]
 
 Generating 500 photos takes a while (each is a 20 MP render + JPEG encode); they are kept in the
-cache folder and reused by later runs with the same --photos.
+cache folder and reused by later runs with the same --photos and scene generator version (photos of an
+older generator are painted again, as the damage benchmarks do with their scenes).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -30,11 +32,15 @@ def generate(cache: Path, n_photos: int, seed: int = 11) -> Path:
     from uavops.plan.camera import get_camera
     from uavops.scene import load_scene, make_scene
     from uavops.scene.camera import CameraPose, gimbal_angles, render_photo, write_photo
+    from uavops.scene.generator import GENERATOR_VERSION, is_current_scene
 
     photos = cache / f"photos_{n_photos}"
     done = photos / "DONE"
-    if done.exists():
+    stamp = f"scene generator {GENERATOR_VERSION}, seed {seed}\n"
+    if done.exists() and done.read_text() == stamp:
         return photos
+    if photos.exists():  # photos of another generator version (or an unfinished run): paint them again
+        shutil.rmtree(photos)
     photos.mkdir(parents=True, exist_ok=True)
     cam = get_camera("DJI Phantom 4 Pro")
     agl = 80.0
@@ -44,7 +50,7 @@ def generate(cache: Path, n_photos: int, seed: int = 11) -> Path:
     n_lines = math.ceil(n_photos / per_line)
     size_m = max(spacing * n_lines, step * per_line) + 2 * across + 40
     scene_dir = cache / f"scene_{int(size_m)}"
-    scene = load_scene(scene_dir) if (scene_dir / "scene.json").exists() else make_scene(
+    scene = load_scene(scene_dir) if is_current_scene(scene_dir, seed=seed, gsd_cm=10.0) else make_scene(
         "earthquake", "Bishkek", size_m=min(size_m, 3000.0), gsd_cm=10.0, seed=seed, out_dir=scene_dir)
     proj = LocalProjection(scene.crs_epsg)
     left, bottom, right, top = scene.bounds
@@ -74,7 +80,7 @@ def generate(cache: Path, n_photos: int, seed: int = 11) -> Path:
             k += 1
             if k % 25 == 0:
                 print(f"  generated {k}/{n_photos} photos ({time.perf_counter() - started:.0f} s)", flush=True)
-    done.write_text("ok\n")
+    done.write_text(stamp)
     return photos
 
 
