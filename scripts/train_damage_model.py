@@ -96,6 +96,8 @@ def make_scenes(cache: Path) -> list[Path]:
     for i, (event, seed) in enumerate(TRAIN_SCENES):
         d = cache / f"{event}_{seed}"
         if not is_current_scene(d, seed=seed, size_m=SCENE_SIZE_M, gsd_cm=SCENE_GSD_CM):  # stale: repaint
+            for old in d.glob("samples_*.npz"):  # cues cut from the old painting must not be reused
+                old.unlink()
             t = time.time()
             make_scene(event=event, location=TRAIN_LOCATIONS[i % len(TRAIN_LOCATIONS)], size_m=SCENE_SIZE_M,
                        gsd_cm=SCENE_GSD_CM, seed=seed, out_dir=d)
