@@ -27,6 +27,11 @@ def test_brighton_mosaic(shared_data: Path, run_cli, tmp_path: Path) -> None:  #
     q = json.loads((out / "quality.json").read_text())
     assert q["tie_points"] > 1000
     assert 0 < q["tie_rmse_px"] < 10 and q["tie_rmse_cm"] > 0  # trees lean: a few px, reported
+    # how pairs were matched: one pose-free search per spanning-tree edge at least, the rest mostly guided
+    pm = q["pair_matching"]
+    assert pm["pose_free_tried"] >= 17 and pm["guided_matched"] > 0
+    assert pm["pose_free_tried"] + pm["guided_tried"] >= q["pairs_tried"]
+    assert pm["pose_free_matched"] + pm["guided_matched"] >= q["pairs_matched"]
     # photos whose recorded heading is 180° off (the middle line) were detected and corrected
     corrected = [p["name"] for p in q["photos"] if p.get("heading_source") == "photos"]
     assert set(corrected) == {f"DJI_00{n}.JPG" for n in range(24, 30)}

@@ -29,6 +29,9 @@ def test_every_photo_registered_with_subpixel_ties(mosaic_out: Path, synthetic_f
     assert q["photos_used"] == len(synthetic_flight.poses) == 15
     assert q["photos_skipped"] == 0
     assert q["tie_rmse_px"] is not None and q["tie_rmse_px"] <= 1.5
+    pm = q["pair_matching"]  # 15 photos: a 14-edge spanning tree searched pose-free, the rest guided
+    assert pm["pose_free_tried"] >= 14 and pm["guided_tried"] > 0
+    assert pm["pose_free_matched"] + pm["guided_matched"] >= q["pairs_matched"]
     assert q["tie_rmse_cm"] == pytest.approx(q["tie_rmse_px"] * q["gsd_native_cm"], rel=0.05)
     # GPS residuals reflect the σ = 2 m noise, not a distorted block
     assert 0.5 < q["gps_residual_rmse_m"] < 4.0

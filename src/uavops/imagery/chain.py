@@ -103,13 +103,17 @@ def pair_similarity(m: PairMatch) -> np.ndarray:
 
 def match_pairs_chained(pairs: list[tuple[int, int]], centres: np.ndarray,
                         match: Callable[..., PairMatch | None], threads: int = 2,
-                        on_pair: Callable[[], None] | None = None) -> list[PairMatch]:
+                        on_pair: Callable[[], None] | None = None,
+                        stats: dict[str, int] | None = None) -> list[PairMatch]:
     """Match ``pairs`` with ``match(pair, hint=None)``; returns the pairs that matched.
 
     Round 1 matches a spanning forest pose-free; round 2 matches the other pairs guided by a hint
     chained through round 1's matches (pose-free when no chain reaches, or when the hinted match
     fails). The result does not depend on thread timing: hints come only from completed rounds.
+    ``stats``, when given, receives how many pairs each way tried and matched (for the quality report:
+    a survey whose pairs mostly need the pose-free search has headings or overlaps to look at).
     """
+    counts = {"pose_free_tried": 0, "pose_free_matched": 0, "guided_tried": 0, "guided_matched": 0}
     done: dict[tuple[int, int], PairMatch] = {}
     sims: dict[tuple[int, int], np.ndarray] = {}
     tree = spanning_pairs(pairs, centres)
@@ -121,8 +125,10 @@ def match_pairs_chained(pairs: list[tuple[int, int]], centres: np.ndarray,
             return list(pool.map(lambda job: (job[0], match(job[0], hint=job[1])), jobs))
 
     for ab, m in run([(p, None) for p in tree]):
+        counts["pose_free_tried"] += 1
         if m is not None:
             done[ab] = m
+            counts["pose_free_matched"] += 1
         if on_pair:
             on_pair()
     # guided rounds: each round's matches give later rounds shorter chains
@@ -144,8 +150,10 @@ def match_pairs_chained(pairs: list[tuple[int, int]], centres: np.ndarray,
             break
         for ab, m in run(jobs):
             tried_hint.add(ab)
+            counts["guided_tried"] += 1
             if m is not None:
                 done[ab] = m
+                counts["guided_matched"] += 1
             else:
                 retry.append(ab)
             if on_pair:
@@ -160,8 +168,12 @@ def match_pairs_chained(pairs: list[tuple[int, int]], centres: np.ndarray,
     needed = [p for p in retry if min(degree.get(p[0], 0), degree.get(p[1], 0)) < 2]
     free = [p for p in rest if p not in tried_hint] + needed
     for ab, m in run([(p, None) for p in free]):
+        counts["pose_free_tried"] += 1
         if m is not None:
             done[ab] = m
+            counts["pose_free_matched"] += 1
         if on_pair and ab not in tried_hint:
             on_pair()
+    if stats is not None:
+        stats.update(counts)
     return [done[p] for p in pairs if p in done]

@@ -387,8 +387,9 @@ def _build(photos_dir: Path, paths: list[Path], out_dir: Path, opts: MosaicOptio
 
         task = bar.add_task("Matching photos", total=len(pairs))
         centres = np.array([[c.centroid.x, c.centroid.y] for c in circles])
+        pair_methods: dict[str, int] = {}
         matches = match_pairs_chained(pairs, centres, do_match, threads=opts.threads,
-                                      on_pair=lambda: bar.advance(task))
+                                      on_pair=lambda: bar.advance(task), stats=pair_methods)
 
         lap("match")
 
@@ -503,7 +504,8 @@ def _build(photos_dir: Path, paths: list[Path], out_dir: Path, opts: MosaicOptio
     ctx = report.ReportContext(photos_dir=photos_dir, proj=proj, origin=origin, used=used, skipped=skipped,
                                corners=corners, adjustment=res, gsd_native_m=gsd_used, out_gsd_m=g,
                                width_px=width, height_px=height, union=union, matches=matches, gains=gains,
-                               render_reduce=render_reduce, n_pairs_tried=len(pairs))
+                               render_reduce=render_reduce, n_pairs_tried=len(pairs),
+                               pair_methods=pair_methods)
     footprints_path = out_dir / FOOTPRINTS_NAME
     report.write_footprints(footprints_path, ctx)
     quality = report.quality_report(ctx)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class ReportContext:
     gains: np.ndarray
     render_reduce: int
     n_pairs_tried: int
+    #: how the pairs were matched (uavops.imagery.chain): pose-free search vs guided by chained neighbours
+    pair_methods: dict[str, int] = field(default_factory=dict)
 
 
 def _rms(a: np.ndarray) -> float | None:
@@ -89,6 +91,8 @@ def quality_report(ctx: ReportContext) -> dict[str, Any]:
         "area_ha": round(area_m2 / 1e4, 3),
         "pairs_tried": ctx.n_pairs_tried,
         "pairs_matched": len(ctx.matches),
+        # before the GPS gate and the main-block choice; many pose-free searches mean wrong headings or thin overlap
+        "pair_matching": dict(ctx.pair_methods),
         "tie_points": int(len(tie_px)),
         "tie_rmse_px": _r(_rms(tie_px), 3),
         "tie_rmse_cm": _r(_rms(res.tie_residual_m * 100), 2),
