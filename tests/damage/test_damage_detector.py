@@ -71,3 +71,38 @@ def test_post_only_mode_runs_single_image_cues(quake_change):
     assert single.single_image_indices is not None and single.single_image_indices.shape[0] == 4
     flagged = ((single.classes >= 1) & (truth == 0)).mean()
     assert flagged < 0.05
+
+
+def _diamond(h: int, w: int) -> np.ndarray:
+    """A mosaic-like valid area: a square turned 45°, the corners of the grid being no-data."""
+    import cv2
+
+    m = np.zeros((h, w), np.uint8)
+    pts = np.array([[w // 2, 2], [w - 3, h // 2], [w // 2, h - 3], [2, h // 2]], np.int32)
+    cv2.fillPoly(m, [pts], 1)
+    return m.astype(bool)
+
+
+@pytest.mark.parametrize("with_pre", [False, True], ids=["post-only", "pre-post"])
+def test_the_no_data_edge_of_a_mosaic_is_not_flagged(quake_scene: Path, with_pre: bool):
+    """A mosaic's edge (ground next to no-data black) is not a change: on an intact pair the band along
+    the edge is flagged no more than the rest. It used to come out as a 'Possibly damaged' frame all
+    around real mosaics (Brighton, post-only: 48 areas, most of them the frame)."""
+    import cv2
+
+    pair = load_pair(quake_scene / "post.tif", quake_scene / "pre.tif")
+    assert pair.pre is not None and pair.pre_valid is not None
+    intact = pair.pre
+    h, w = intact.shape[:2]
+    valid = _diamond(h, w) & pair.pre_valid
+    post = apply_nuisance(intact, Nuisance(exposure=1.1, jpeg_quality=85))
+    post[~valid] = 0
+    nd = detect_changes(ImagePair(grid=pair.grid, post=post, post_valid=valid,
+                                  pre=intact if with_pre else None,
+                                  pre_valid=pair.pre_valid if with_pre else None), progress=False)
+    inner = cv2.erode(valid.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    band = valid & ~inner
+    flagged = (nd.classes >= 1) & nd.valid
+    band_frac = flagged[band].mean()
+    assert band_frac < 0.01 + flagged[inner].mean(), (
+        f"{band_frac:.1%} of the 4-pixel band along the no-data edge flagged, {flagged[inner].mean():.1%} inside")

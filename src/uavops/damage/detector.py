@@ -63,6 +63,25 @@ def _pad_to(a: np.ndarray, mult: int) -> tuple[np.ndarray, int, int]:
     return a, h, w
 
 
+def fill_outside(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """A copy of ``img`` where every pixel outside ``valid`` takes the value of the nearest valid pixel.
+
+    Why: cues are computed over neighbourhoods, and next to a mosaic's no-data edge a neighbourhood
+    otherwise holds a step from ground to black, which the texture and edge cues read as a strong
+    change -- a band of "Possibly damaged" all along the map's border on an intact scene. The model
+    never saw such edges (its training scenes are fully covered). Cues near the border now see the
+    ground continued outwards; the pixels outside stay out of the result (``valid``).
+    """
+    if valid.all() or not valid.any():
+        return img
+    _, labels = cv2.distanceTransformWithLabels((~valid).astype(np.uint8), cv2.DIST_L2, 5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    # with DIST_LABEL_PIXEL every valid pixel gets its own label, numbered 1.. in row-major order
+    source = np.flatnonzero(valid.ravel())
+    flat = img.reshape(-1, *img.shape[2:])
+    return flat[source[labels.ravel() - 1]].reshape(img.shape)
+
+
 def decide_classes(probs: np.ndarray, valid: np.ndarray, class_log_bias: np.ndarray) -> np.ndarray:
     """Per-pixel class from uint8 probabilities: biased argmax, then specks of one or two working pixels
     (a car's edge, a leaf) are dropped -- they are not damage an operator can act on."""
@@ -92,6 +111,7 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
     compared = np.zeros((h, w), bool)
     match: ColourMatch | None = None
     sharp: Sharpness | None = None
+    pre_valid: np.ndarray | None = None
     if pre is not None and pair.pre_valid is not None:
         with progress_bar(progress) as bar:
             task = bar.add_task("Co-registering pre to post", total=1)
@@ -109,14 +129,18 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
     plane_abs = [i for i, (_, _, a) in enumerate(GRADE_CUES) if a]
     m = MARGIN_PX
     tiles = iter_tiles(h, w, tile_px)
+    # cues are computed on copies whose no-data areas continue the nearest ground (see fill_outside);
+    # the pictures in the report keep the originals
+    post_cues_src = fill_outside(post, valid)
+    pre_cues_src = fill_outside(pre, pre_valid) if pre is not None and pre_valid is not None else None
     with progress_bar(progress) as bar:
         task = bar.add_task("Detecting change", total=len(tiles))
         for y, x, th, tw in tiles:
             y0, x0 = max(0, y - m), max(0, x - m)
             y1, x1 = min(h, y + th + m), min(w, x + tw + m)
-            sub_post = post[y0:y1, x0:x1]
+            sub_post = post_cues_src[y0:y1, x0:x1]
             sub_cmp = compared[y0:y1, x0:x1]
-            sub_pre = pre[y0:y1, x0:x1] if pre is not None and sub_cmp.any() else None
+            sub_pre = pre_cues_src[y0:y1, x0:x1] if pre_cues_src is not None and sub_cmp.any() else None
             cues = compute_cues(sub_post, sub_pre, match, sharp)
             if sub_pre is not None and not sub_cmp.all():
                 # Where the pre image has no data, behave exactly like the single-image model.
