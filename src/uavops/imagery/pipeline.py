@@ -202,7 +202,7 @@ def _build(photos_dir: Path, paths: list[Path], out_dir: Path, opts: MosaicOptio
     import time
 
     from . import report
-    from .rasterio_ import BLOCK_PX, iter_windows, write_cog
+    from .cog import WINDOW_PX, GeoRef, iter_windows, write_cog
     from .render import PhotoCache, RenderPhoto, TileRenderer
 
     timings: dict[str, float] = {}
@@ -481,20 +481,17 @@ def _build(photos_dir: Path, paths: list[Path], out_dir: Path, opts: MosaicOptio
                                        gain=gains[k]))
         renderer = TileRenderer(rphotos, x0, y1, g, render_reduce, cache, opts.blend_m, rings)
 
-        from affine import Affine
-
-        transform = Affine.translation(x0 + origin[0], y1 + origin[1]) @ Affine.scale(g, -g)
-        step = BLOCK_PX * 2
-        windows = list(iter_windows(width, height, step, strip_rows=4))
+        geo = GeoRef(x0=x0 + float(origin[0]), y0=y1 + float(origin[1]), pixel_x=g, pixel_y=g, epsg=int(proj.epsg))
+        windows = list(iter_windows(width, height, WINDOW_PX, strip_rows=4))
         task = bar.add_task("Writing mosaic", total=len(windows) + 1)
 
-        def render_rgb(col0: int, row0: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+        def render_bgr(col0: int, row0: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
             bgr, mask, _ = renderer.render(col0, row0, w, h)
-            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), mask
+            return bgr, mask
 
         lap("gains_grid")
         mosaic_path = out_dir / MOSAIC_NAME
-        write_cog(mosaic_path, width, height, transform, proj.crs, render_rgb, windows,
+        write_cog(mosaic_path, width, height, geo, render_bgr, windows,
                   on_window=lambda: bar.advance(task), jpeg_quality=opts.jpeg_quality, threads=opts.threads,
                   on_stage=lambda name: lap("render_tiles"))
         bar.advance(task)
