@@ -42,7 +42,7 @@ def _block(seed: int = 4, rows: int = 4, cols: int = 5):  # type: ignore[no-unty
 
 
 def test_block_adjustment_ties_photos_together_and_averages_gps(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    h0, gps, matches, h_true, true_xy = _block()
+    h0, gps, matches, _, true_xy = _block()
     sizes = [(W_PX, H_PX)] * len(h0)
     gsd = np.full(len(h0), GSD_M)
     res = adjust(h0, sizes, gps, gsd, matches, gps_sigma_m=2.0)
