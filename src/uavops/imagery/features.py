@@ -64,22 +64,25 @@ def detect_features(img_bgr: np.ndarray, scale: float, max_features: int = MAX_F
     kps = orb.detect(gray, None)
     if not kps:
         return Features(np.zeros((0, 2)), np.zeros((0, 32), np.uint8), scale)
-    # grid bucketing: best responses per cell
+    # grid bucketing: best responses per cell (numpy: a Python loop over 10 000 keypoints cost
+    # as much as detecting them)
     h, w = gray.shape[:2]
     gx, gy = 8, max(1, round(8 * h / w))
     per_cell = max(1, max_features // (gx * gy))
-    cells: dict[tuple[int, int], list[cv2.KeyPoint]] = {}
-    for kp in kps:
-        key = (min(gx - 1, int(kp.pt[0] * gx / w)), min(gy - 1, int(kp.pt[1] * gy / h)))
-        cells.setdefault(key, []).append(kp)
-    ranked: list[tuple[int, float, cv2.KeyPoint]] = []
-    for cell in cells.values():
-        cell.sort(key=lambda k: -k.response)
-        ranked.extend((rank, -k.response, k) for rank, k in enumerate(cell[:per_cell]))
+    pt = np.array([k.pt for k in kps], dtype=np.float64)
+    resp = np.array([k.response for k in kps], dtype=np.float64)
+    cell = (np.minimum(gy - 1, (pt[:, 1] * gy / h).astype(np.int64)) * gx
+            + np.minimum(gx - 1, (pt[:, 0] * gx / w).astype(np.int64)))
+    order = np.lexsort((-resp, cell))  # by cell, strongest first
+    sorted_cell = cell[order]
+    first = np.flatnonzero(np.r_[True, sorted_cell[1:] != sorted_cell[:-1]])
+    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+    keep = rank < per_cell
+    order, rank = order[keep], rank[keep]
     # interleave the cells (each cell's best first, then each cell's second …): any prefix of the
     # list is both strong and spread over the image, which the coarse matching relies on
-    ranked.sort(key=lambda t: (t[0], t[1]))
-    chosen: list[cv2.KeyPoint] = [t[2] for t in ranked]
+    final = order[np.lexsort((-resp[order], rank))]
+    chosen: list[cv2.KeyPoint] = [kps[i] for i in final]
     chosen, desc = orb.compute(gray, chosen)
     if desc is None or not chosen:
         return Features(np.zeros((0, 2)), np.zeros((0, 32), np.uint8), scale)

@@ -320,8 +320,10 @@ def _build(photos_dir: Path, paths: list[Path], out_dir: Path, opts: MosaicOptio
                 if keep_decoded and render_reduce <= red:
                     big_img = read_image(ph.meta.path, render_reduce)
                     f = red // render_reduce
-                    work = cv2.resize(big_img, (big_img.shape[1] // f, big_img.shape[0] // f),
-                                      interpolation=cv2.INTER_AREA) if f > 1 else big_img
+                    # crop to a multiple of f: an exact integer INTER_AREA takes OpenCV's fast path (3x
+                    # faster) and keeps the scale exactly f on both axes, as the features assume
+                    hh, ww = big_img.shape[0] // f, big_img.shape[1] // f
+                    work = cv2.resize(big_img[:hh * f, :ww * f], (ww, hh), interpolation=cv2.INTER_AREA) if f > 1 else big_img
                     cache.put(k, big_img)
                 else:
                     work = read_image(ph.meta.path, red)
