@@ -19,9 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 from .features import PairMatch
 from .geometry import apply_h
@@ -134,7 +137,7 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
         return float(np.einsum("ni,ij,nj->", theta, p8, theta))
 
     def system(theta: np.ndarray, robust_w: np.ndarray | None, cost_only: bool = False
-               ) -> tuple[np.ndarray | sp.csc_matrix | None, np.ndarray | None, np.ndarray, float]:
+               ) -> tuple[Any, np.ndarray | None, np.ndarray, float]:
         """(JᵀJ, Jᵀr, robust weights, cost) of the Gauss–Newton step at ``theta``.
 
         JᵀJ is accumulated directly from 8×8 blocks per pair and per photo instead of forming the
@@ -198,6 +201,8 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
             vals = np.concatenate([diag, h_ij, h_ij.transpose(0, 2, 1)])
             rr = (8 * bi_idx[:, None, None] + np.arange(8)[None, :, None]).repeat(8, axis=2)
             cc = (8 * bj_idx[:, None, None] + np.arange(8)[None, None, :]).repeat(8, axis=1)
+            import scipy.sparse as sp  # only large blocks need it (importing scipy costs 0.2 s of startup)
+
             normal = sp.csc_matrix((vals.ravel(), (rr.ravel(), cc.ravel())), shape=(8 * n, 8 * n))
         return normal, grad.ravel(), robust_w, cost
 
@@ -217,6 +222,9 @@ def _adjust_once(h0: list[np.ndarray], sizes_px: list[tuple[int, int]], gps_xy: 
                 normal[np.diag_indices_from(normal)] = damp
                 step = np.linalg.solve(normal, grad)
             else:
+                import scipy.sparse as sp
+                import scipy.sparse.linalg as spla
+
                 normal = (base + sp.diags(damp - base.diagonal())).tocsc()
                 step = spla.spsolve(normal, grad)
             trial = theta + step.reshape(n, 8)

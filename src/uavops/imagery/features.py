@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .geometry import apply_h
+from .neighbours import pairs_within
 
 __all__ = ["Features", "PairMatch", "detect_features", "match_pair", "working_reduce"]
 
@@ -123,12 +124,9 @@ def _hamming_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _guided(fi: Features, fj: Features, pred_j: np.ndarray, radius_px: float) -> tuple[np.ndarray, np.ndarray]:
     """Indices (into fi, fj) of the best descriptor match of each keypoint of i among the keypoints
     of j within ``radius_px`` of its predicted position, kept if clearly better than the runner-up."""
-    from scipy.spatial import cKDTree
-
-    near = cKDTree(pred_j).sparse_distance_matrix(cKDTree(fj.xy), radius_px, output_type="ndarray")
-    if len(near) == 0:
+    src, dst = pairs_within(pred_j, fj.xy, radius_px)
+    if len(src) == 0:
         return np.zeros(0, int), np.zeros(0, int)
-    src, dst = near["i"].astype(np.int64), near["j"].astype(np.int64)
     dist = _hamming_rows(fi.desc[src], fj.desc[dst])
     order = np.lexsort((dist, src))
     src, dst, dist = src[order], dst[order], dist[order]

@@ -275,11 +275,11 @@ def _build(photos_dir: Path, paths: list[Path], out_dir: Path, opts: MosaicOptio
         foot_m = np.array([max(ph.meta.width_px, ph.meta.height_px) * gsd_native[k] for k, ph in enumerate(usable)])
 
         # separate places: cameras farther apart than a few footprints belong to different surveys
-        from scipy.spatial import cKDTree
+        from .neighbours import pairs_within_self
 
         pos = np.array([ph.xy for ph in usable])
         link_m = max(3.0 * float(np.median(foot_m)), 100.0)
-        comps = _components(len(usable), [tuple(e) for e in cKDTree(pos).query_pairs(link_m)])  # type: ignore[misc]
+        comps = _components(len(usable), pairs_within_self(pos, link_m))
         if len(comps) > 1:
             big = [c for c in comps if len(c) >= 2]
             if len(big) > 1:
