@@ -28,7 +28,7 @@ def test_same_pairs_as_brute_force(seed: int) -> None:
 def test_points_exactly_on_the_radius_and_far_from_the_origin() -> None:
     a = np.array([[500000.0, 4400000.0]])
     b = np.array([[500003.0, 4400004.0], [500003.0, 4400004.001], [500000.0, 4400000.0]])
-    i, j = pairs_within(a, b, 5.0)
+    _, j = pairs_within(a, b, 5.0)
     assert sorted(j.tolist()) == [0, 2]
 
 

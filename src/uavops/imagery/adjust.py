@@ -18,7 +18,6 @@ per photo it stays small: 500 photos are 4000 unknowns.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
