@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uavops.imagery.render import OWN_BLOCK_PX, PhotoCache, RenderPhoto, TileRenderer
+from uavops.imagery.render import PhotoCache, RenderPhoto, TileRenderer
 
 W_PX, H_PX, GSD_M = 900, 600, 0.05
 
