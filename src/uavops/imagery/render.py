@@ -189,7 +189,9 @@ class TileRenderer:
         best = scores.max(axis=0)
         best = np.where(np.isfinite(best), best, 0.0)
         w = np.exp(np.clip((scores - best) / self.tau, -60, 0)) * taper
-        w[w < 2e-3] = 0.0  # beyond the blending band a photo contributes nothing: do not warp it there
+        # beyond the blending band (weight < 1 %, about 1.15 blend_m from the seam) a photo contributes
+        # nothing: it is not warped there, and the blocks there are copied from one photo
+        w[w < 1e-2] = 0.0
         total = w.sum(axis=0)
         w = np.where(total > 0, w / np.maximum(total, 1e-12), 0.0)
         return w, gx, gy
@@ -329,7 +331,8 @@ class TileRenderer:
                                                      dtype=cv2.CV_8U)
                     covered[y0:y1, x0:x1] = (ws > 1e-6).view(np.uint8)
         mask = self._coverage_mask(col0, row0, width, height) & covered
-        out = cv2.bitwise_and(out, out, mask=mask)
+        if int(mask.min()) == 0:  # only windows with uncovered pixels need them blacked out
+            out = cv2.bitwise_and(out, out, mask=mask)
         return out, mask * np.uint8(255)
 
     @staticmethod
