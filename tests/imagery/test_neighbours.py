@@ -47,3 +47,13 @@ def test_edge_cases() -> None:
     assert pairs_within_self(pts, 100.0) == [(0, 1), (0, 2), (1, 2)]
     same = np.zeros((4, 2))
     assert pairs_within_self(same, 0.1) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+
+
+def test_lowest_point_rounding_below_its_cell() -> None:
+    """Regression (the 500-photo benchmark): for this point and radius, (x - (x - r)) / r < 1 in
+    floating point, so a one-cell margin put a neighbour cell at index -1 and numpy wrapped it."""
+    x, r = 273923.3746429086, 54.03036408139768
+    pts = np.array([[x, x], [x + 10.0, x], [x + 500.0, x + 500.0]])
+    assert pairs_within_self(pts, r) == [(0, 1)]
+    i, j = pairs_within(pts, pts[::-1], r)
+    assert set(zip(i.tolist(), j.tolist())) == _brute(pts, pts[::-1], r)

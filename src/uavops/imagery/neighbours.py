@@ -23,10 +23,11 @@ def pairs_within(a: np.ndarray, b: np.ndarray, radius: float) -> tuple[np.ndarra
     empty = np.zeros(0, np.int64)
     if not len(a) or not len(b) or not radius > 0:
         return empty, empty
-    # cells counted from one cell before the lowest point, so every neighbour cell index is ≥ 0
-    origin = np.minimum(a.min(axis=0), b.min(axis=0)) - radius
-    cell_a = ((a - origin) / radius).astype(np.int64)
-    cell_b = ((b - origin) / radius).astype(np.int64)
+    # cells counted from 1.5 cells before the lowest point, so every neighbour cell index is ≥ 0 even
+    # when rounding puts the lowest point a hair below its exact cell (one cell would not do)
+    origin = np.minimum(a.min(axis=0), b.min(axis=0)) - 1.5 * radius
+    cell_a = np.maximum(((a - origin) / radius).astype(np.int64), 1)
+    cell_b = np.maximum(((b - origin) / radius).astype(np.int64), 1)
     span = int(max(cell_a[:, 1].max(), cell_b[:, 1].max())) + 2
     n_cells = (int(max(cell_a[:, 0].max(), cell_b[:, 0].max())) + 2) * span
     key_b = cell_b[:, 0] * span + cell_b[:, 1]
