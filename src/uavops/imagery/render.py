@@ -217,20 +217,10 @@ class TileRenderer:
             a = self._tile_to_ground(col0, row0)
             for k, idx in enumerate(cands):
                 wk = wc[k]
-                if wk.max() <= 0.0:
+                part = self._warp_where_weighted(idx, wk, gx, gy, a, width, height)
+                if part is None:
                     continue
-                rows, cols = np.nonzero(wk > 0)
-                r0 = max(0, int(gy[max(rows.min() - 1, 0)]))
-                r1 = min(height, int(gy[min(rows.max() + 1, len(gy) - 1)]) + 1)
-                c0 = max(0, int(gx[max(cols.min() - 1, 0)]))
-                c1 = min(width, int(gx[min(cols.max() + 1, len(gx) - 1)]) + 1)
-                if r1 <= r0 or c1 <= c0:
-                    continue
-                img = self.cache.get(self.photos[idx].index)
-                shift = np.array([[1.0, 0, c0], [0, 1.0, r0], [0, 0, 1.0]])
-                m = np.linalg.inv(self._red_to_full) @ self._inv[idx] @ a @ shift
-                warped = cv2.warpPerspective(img, m, (c1 - c0, r1 - r0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                             borderMode=cv2.BORDER_REPLICATE)
+                r0, r1, c0, c1, warped = part
                 gain = self.photos[idx].gain.astype(np.float32)
                 sub = acc[r0:r1, c0:c1]
                 if float(wk.min()) >= 1.0 and labels is None:
@@ -255,6 +245,26 @@ class TileRenderer:
         out = cv2.multiply(acc, cv2.cvtColor(inv, cv2.COLOR_GRAY2BGR), dtype=cv2.CV_8U)  # rounds, saturates
         out = cv2.bitwise_and(out, out, mask=mask)
         return out, mask * np.uint8(255), labels
+
+    def _warp_where_weighted(self, idx: int, wk: np.ndarray, gx: np.ndarray, gy: np.ndarray, a: np.ndarray,
+                             width: int, height: int) -> tuple[int, int, int, int, np.ndarray] | None:
+        """Photo ``idx`` warped onto the part of the window where its coarse weight is non-zero
+        (one coarse step of margin, so bilinear weights reach zero inside it): (r0, r1, c0, c1, pixels)."""
+        if wk.max() <= 0.0:
+            return None
+        rows, cols = np.nonzero(wk > 0)
+        r0 = max(0, int(gy[max(rows.min() - 1, 0)]))
+        r1 = min(height, int(gy[min(rows.max() + 1, len(gy) - 1)]) + 1)
+        c0 = max(0, int(gx[max(cols.min() - 1, 0)]))
+        c1 = min(width, int(gx[min(cols.max() + 1, len(gx) - 1)]) + 1)
+        if r1 <= r0 or c1 <= c0:
+            return None
+        img = self.cache.get(self.photos[idx].index)
+        shift = np.array([[1.0, 0, c0], [0, 1.0, r0], [0, 0, 1.0]])
+        m = np.linalg.inv(self._red_to_full) @ self._inv[idx] @ a @ shift
+        warped = cv2.warpPerspective(img, m, (c1 - c0, r1 - r0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                     borderMode=cv2.BORDER_REPLICATE)
+        return r0, r1, c0, c1, warped
 
     def _render_by_blocks(self, col0: int, row0: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
         """The window in blocks of ``OWN_BLOCK_PX``: a block that one photo owns entirely (weight 1 at
@@ -294,18 +304,10 @@ class TileRenderer:
                 own_k, mixed_k = owns[k], mixed & touches[k]
                 if not own_k.any() and not mixed_k.any():
                     continue
-                rows, cols = np.nonzero(wk > 0)
-                r0 = max(0, int(gy[max(rows.min() - 1, 0)]))
-                r1 = min(height, int(gy[min(rows.max() + 1, len(gy) - 1)]) + 1)
-                c0 = max(0, int(gx[max(cols.min() - 1, 0)]))
-                c1 = min(width, int(gx[min(cols.max() + 1, len(gx) - 1)]) + 1)
-                if r1 <= r0 or c1 <= c0:
+                part = self._warp_where_weighted(idx, wk, gx, gy, a, width, height)
+                if part is None:
                     continue
-                img = self.cache.get(self.photos[idx].index)
-                shift = np.array([[1.0, 0, c0], [0, 1.0, r0], [0, 0, 1.0]])
-                m = np.linalg.inv(self._red_to_full) @ self._inv[idx] @ a @ shift
-                warped = cv2.warpPerspective(img, m, (c1 - c0, r1 - r0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                             borderMode=cv2.BORDER_REPLICATE)
+                r0, r1, c0, c1, warped = part
                 g = self.photos[idx].gain.astype(np.float32)
                 gain = (float(g[0]), float(g[1]), float(g[2]), 0.0)
                 for y0, y1, x0, x1 in _runs(own_k, OWN_BLOCK_PX, height, width):
