@@ -344,7 +344,14 @@ def _build(photos_dir: Path, paths: list[Path], out_dir: Path, opts: MosaicOptio
         task = bar.add_task("Loading photos", total=n)
         bad: dict[int, str] = {}
         with ThreadPoolExecutor(max_workers=max(1, opts.threads)) as pool:
-            for k, err in pool.map(load, range(n)):
+            loaded = pool.map(load, range(n))  # submits every photo now
+            # the main thread would only wait here: import what the next steps need meanwhile
+            # (0.1 s of start-up that now overlaps the decoding, which releases the GIL)
+            import shapely.geometry
+            import shapely.ops
+            import shapely.strtree  # noqa: F401
+
+            for k, err in loaded:
                 if err:
                     bad[k] = err
                 bar.advance(task)
