@@ -297,8 +297,13 @@ class TileRenderer:
             owns = block_reduce(wc, np.min) >= 1.0  # K × brows × bcols
             touches = block_reduce(wc, np.max) > 0.0
             mixed = touches.any(axis=0) & ~owns.any(axis=0)
+            # across a seam inside the covered area the weights sum to 1 at every node, so they do at
+            # every pixel (bilinear interpolation keeps a partition of unity): no normalisation there;
+            # only blocks at the covered area's edge, where the sum falls to 0, divide by it
+            whole = block_reduce(wc.sum(axis=0, keepdims=True), np.min)[0] >= 1.0 - 1e-6
+            seam, edge = mixed & whole, mixed & ~whole
             acc = np.zeros((height, width, 3), np.float32) if mixed.any() else None
-            wsum = np.zeros((height, width), np.float32) if mixed.any() else None
+            wsum = np.zeros((height, width), np.float32) if edge.any() else None
             for k, idx in enumerate(cands):
                 wk = wc[k]
                 own_k, mixed_k = owns[k], mixed & touches[k]
@@ -315,18 +320,24 @@ class TileRenderer:
                     if y1 > y0 and x1 > x0:
                         out[y0:y1, x0:x1] = cv2.multiply(warped[y0 - r0:y1 - r0, x0 - c0:x1 - c0], gain, dtype=cv2.CV_8U)
                         covered[y0:y1, x0:x1] = 1
-                if acc is None or wsum is None:
+                if acc is None:
                     continue
-                for y0, y1, x0, x1 in _runs(mixed_k, OWN_BLOCK_PX, height, width):
-                    y0, y1, x0, x1 = max(y0, r0), min(y1, r1), max(x0, c0), min(x1, c1)
-                    if y1 <= y0 or x1 <= x0:
-                        continue
-                    wfull = self._coarse_to_pixels(wk, y0, y1, x0, x1)
-                    gained = cv2.multiply(warped[y0 - r0:y1 - r0, x0 - c0:x1 - c0], gain, dtype=cv2.CV_32F)
-                    cv2.accumulateProduct(gained, cv2.cvtColor(wfull, cv2.COLOR_GRAY2BGR), acc[y0:y1, x0:x1])
-                    wsum[y0:y1, x0:x1] += wfull
+                for blocks, weights in ((seam & touches[k], None), (edge & touches[k], wsum)):
+                    for y0, y1, x0, x1 in _runs(blocks, OWN_BLOCK_PX, height, width):
+                        y0, y1, x0, x1 = max(y0, r0), min(y1, r1), max(x0, c0), min(x1, c1)
+                        if y1 <= y0 or x1 <= x0:
+                            continue
+                        wfull = self._coarse_to_pixels(wk, y0, y1, x0, x1)
+                        gained = cv2.multiply(warped[y0 - r0:y1 - r0, x0 - c0:x1 - c0], gain, dtype=cv2.CV_32F)
+                        cv2.accumulateProduct(gained, cv2.cvtColor(wfull, cv2.COLOR_GRAY2BGR), acc[y0:y1, x0:x1])
+                        if weights is not None:
+                            weights[y0:y1, x0:x1] += wfull
+            if acc is not None:
+                for y0, y1, x0, x1 in _runs(seam, OWN_BLOCK_PX, height, width):
+                    out[y0:y1, x0:x1] = cv2.convertScaleAbs(acc[y0:y1, x0:x1])  # rounds, saturates
+                    covered[y0:y1, x0:x1] = 1
             if acc is not None and wsum is not None:
-                for y0, y1, x0, x1 in _runs(mixed, OWN_BLOCK_PX, height, width):
+                for y0, y1, x0, x1 in _runs(edge, OWN_BLOCK_PX, height, width):
                     ws = wsum[y0:y1, x0:x1]
                     inv = np.float32(1.0) / np.maximum(ws, np.float32(1e-6))
                     out[y0:y1, x0:x1] = cv2.multiply(acc[y0:y1, x0:x1], cv2.cvtColor(inv, cv2.COLOR_GRAY2BGR),
