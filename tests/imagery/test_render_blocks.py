@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uavops.imagery.render import PhotoCache, RenderPhoto, TileRenderer
+from uavops.imagery.render import OWN_BLOCK_PX, PhotoCache, RenderPhoto, TileRenderer
 
 W_PX, H_PX, GSD_M = 900, 600, 0.05
 
@@ -61,3 +61,22 @@ def test_most_blocks_skip_the_float_blend(monkeypatch) -> None:  # type: ignore[
     # seams and the covered area's edge only, not every covered pixel
     assert (blended & covered).sum() < 0.5 * covered.sum()
     assert render.OWN_BLOCK_PX % render.COARSE_STEP_PX == 0
+
+
+@pytest.mark.parametrize("height", [1024, 1000, 130, 7])
+def test_block_node_reduction_matches_a_plain_loop(height: int) -> None:
+    from uavops.imagery.render import COARSE_STEP_PX, _block_nodes_reduce
+
+    rng = np.random.default_rng(height)
+    width = 900
+    gh, gw = len(np.arange(0, height + 8, 8)), len(np.arange(0, width + 8, 8))
+    arr = rng.random((3, gh, gw))
+    nb = OWN_BLOCK_PX // COARSE_STEP_PX
+    brows, bcols = -(-height // OWN_BLOCK_PX), -(-width // OWN_BLOCK_PX)
+    for fn, ufunc in ((np.min, np.minimum), (np.max, np.maximum)):
+        want = np.empty((3, brows, bcols))
+        for br in range(brows):
+            for bc in range(bcols):
+                want[:, br, bc] = fn(arr[:, br * nb:min(br * nb + nb, gh - 1) + 1,
+                                         bc * nb:min(bc * nb + nb, gw - 1) + 1], axis=(1, 2))
+        assert np.array_equal(_block_nodes_reduce(arr, ufunc, nb, brows, bcols), want)

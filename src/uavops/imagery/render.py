@@ -29,6 +29,25 @@ COARSE_STEP_PX = 8
 OWN_BLOCK_PX = 128
 
 
+def _block_nodes_reduce(arr: np.ndarray, ufunc: np.ufunc, nb: int, brows: int, bcols: int) -> np.ndarray:
+    """``ufunc`` (np.minimum / np.maximum) over the coarse nodes each block interpolates from.
+
+    Block b spans nodes b·nb … b·nb+nb (the last node is shared with the next block); ``arr`` is
+    K × nodes down × nodes across, with at most brows·nb+1 × bcols·nb+1 nodes.
+    """
+    out = arr
+    for axis, n_blocks in ((1, brows), (2, bcols)):
+        starts = np.arange(n_blocks) * nb
+        red = ufunc.reduceat(out, starts, axis=axis)  # nodes start … next start-1 (last: to the end)
+        if n_blocks > 1:  # add each block's far node, the next block's first
+            idx = [slice(None)] * 3
+            idx[axis] = slice(0, n_blocks - 1)
+            first_of_next = np.take(out, starts[1:], axis=axis)
+            red[tuple(idx)] = ufunc(red[tuple(idx)], first_of_next)
+        out = red
+    return out
+
+
 def _runs(flags: np.ndarray, block_px: int, height: int, width: int) -> list[tuple[int, int, int, int]]:
     """Pixel rectangles (y0, y1, x0, x1) of the horizontal runs of set blocks, row by row."""
     out = []
@@ -282,25 +301,13 @@ class TileRenderer:
             a = self._tile_to_ground(col0, row0)
             nb = OWN_BLOCK_PX // COARSE_STEP_PX  # coarse steps per block
             brows, bcols = -(-height // OWN_BLOCK_PX), -(-width // OWN_BLOCK_PX)
-            gh, gw = wc.shape[1], wc.shape[2]
-
-            def block_reduce(arr: np.ndarray, fn: Callable[..., np.ndarray]) -> np.ndarray:
-                """fn over the nodes each block interpolates from (nodes br·nb … br·nb+nb)."""
-                res = np.empty((arr.shape[0], brows, bcols), arr.dtype)
-                for br in range(brows):
-                    rs = slice(br * nb, min(br * nb + nb, gh - 1) + 1)
-                    for bc in range(bcols):
-                        cs = slice(bc * nb, min(bc * nb + nb, gw - 1) + 1)
-                        res[:, br, bc] = fn(arr[:, rs, cs], axis=(1, 2))
-                return res
-
-            owns = block_reduce(wc, np.min) >= 1.0  # K × brows × bcols
-            touches = block_reduce(wc, np.max) > 0.0
+            owns = _block_nodes_reduce(wc, np.minimum, nb, brows, bcols) >= 1.0  # K × brows × bcols
+            touches = _block_nodes_reduce(wc, np.maximum, nb, brows, bcols) > 0.0
             mixed = touches.any(axis=0) & ~owns.any(axis=0)
             # across a seam inside the covered area the weights sum to 1 at every node, so they do at
             # every pixel (bilinear interpolation keeps a partition of unity): no normalisation there;
             # only blocks at the covered area's edge, where the sum falls to 0, divide by it
-            whole = block_reduce(wc.sum(axis=0, keepdims=True), np.min)[0] >= 1.0 - 1e-6
+            whole = _block_nodes_reduce(wc.sum(axis=0, keepdims=True), np.minimum, nb, brows, bcols)[0] >= 1.0 - 1e-6
             seam, edge = mixed & whole, mixed & ~whole
             acc = np.zeros((height, width, 3), np.float32) if mixed.any() else None
             wsum = np.zeros((height, width), np.float32) if edge.any() else None
