@@ -48,6 +48,8 @@ QUALITY_NAME = "quality.json"
 THUMB_LONG_PX = 320
 # pairs whose (heading-free) footprint circles share less than this fraction are not matched
 MIN_PAIR_OVERLAP = 0.25
+# photos decoded ahead, per worker thread, while the run sets up (native resolution only)
+PREFETCH_PER_THREAD = 2
 
 
 @dataclass(frozen=True)
@@ -193,12 +195,42 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
         from ..plan.camera import get_camera
 
         get_camera(opts.camera)  # unknown names fail now, with suggestions
-    with output_folder(out_dir) as out:
-        return _build(photos_dir, paths, out, opts, warn)
+    # at native resolution every photo is decoded whole: start on the first ones now, so a spare core
+    # decodes while this thread imports, reads metadata and sets up the site frame
+    first = paths[:PREFETCH_PER_THREAD * max(1, opts.threads)] if opts.gsd_cm is None else []
+    with output_folder(out_dir) as out, _Prefetch(first) as prefetch:
+        return _build(photos_dir, paths, out, opts, warn, prefetch)
+
+
+class _Prefetch:
+    """Full-resolution decoding of a few photos on one spare thread; ``take`` hands one over."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1) if paths else None
+        self._futures = {p: self._pool.submit(read_image, p, 1) for p in paths} if self._pool else {}
+
+    def take(self, path: Path) -> np.ndarray | None:
+        """The decoded photo, or None if it was not prefetched. Raises PhotoReadError as read_image does."""
+        fut = self._futures.pop(path, None)
+        return fut.result() if fut is not None else None
+
+    def close(self) -> None:
+        for fut in self._futures.values():
+            fut.cancel()
+        self._futures.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> _Prefetch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _build(photos_dir: Path, paths: list[Path], out_dir: Path, opts: MosaicOptions,
-           warn: Callable[[str], None]) -> MosaicResult:
+           warn: Callable[[str], None], prefetch: _Prefetch) -> MosaicResult:
     import time
 
     from . import report
@@ -318,7 +350,9 @@ def _build(photos_dir: Path, paths: list[Path], out_dir: Path, opts: MosaicOptio
             red = working_reduce(ph.meta.width_px, ph.meta.height_px)
             try:
                 if keep_decoded and render_reduce <= red:
-                    big_img = read_image(ph.meta.path, render_reduce)
+                    big_img = prefetch.take(ph.meta.path) if render_reduce == 1 else None
+                    if big_img is None:
+                        big_img = read_image(ph.meta.path, render_reduce)
                     f = red // render_reduce
                     # crop to a multiple of f: an exact integer INTER_AREA takes OpenCV's fast path (3x
                     # faster) and keeps the scale exactly f on both axes, as the features assume
@@ -356,6 +390,7 @@ def _build(photos_dir: Path, paths: list[Path], out_dir: Path, opts: MosaicOptio
                     bad[k] = err
                 bar.advance(task)
 
+        prefetch.close()  # photos skipped before loading are not kept decoded
         lap("load_features")
         for k, reason in bad.items():
             usable[k].skip_reason = reason
