@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fixtures.imagery import write_small_photo
+
 from uavops.imagery.photos import PhotoReadError, read_image
 from uavops.imagery.pipeline import _Prefetch
 
