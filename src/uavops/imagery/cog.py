@@ -63,7 +63,7 @@ def overview_count(width: int, height: int) -> int:
 def half_valid(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """2× reduction averaging only valid pixels (mask > 0); odd sizes round up."""
     h, w = mask.shape
-    if h % 2 == 0 and w % 2 == 0 and int(mask.min()) > 0:  # all valid (most of a mosaic): a plain 2x2 mean
+    if h % 2 == 0 and w % 2 == 0 and cv2.countNonZero(mask) == h * w:  # all valid (most of a mosaic): a plain 2x2 mean
         return (cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA),
                 np.full((h // 2, w // 2), 255, np.uint8))
     valid = (mask > 0).view(np.uint8)
@@ -104,10 +104,10 @@ class _TileEncoder:
     def mask(self, mask: np.ndarray) -> bytes:
         h, w = mask.shape
         if h == BLOCK_PX and w == BLOCK_PX:
-            lo, hi = int(mask.min()), int(mask.max())
-            if lo > 0:
+            n_valid = cv2.countNonZero(mask)
+            if n_valid == h * w:
                 return self._all_valid
-            if hi == 0:
+            if n_valid == 0:
                 return self._none_valid
         bits = np.zeros((BLOCK_PX, BLOCK_PX), np.uint8)
         bits[:h, :w] = mask > 0

@@ -351,7 +351,7 @@ class TileRenderer:
                                                      dtype=cv2.CV_8U)
                     covered[y0:y1, x0:x1] = (ws > 1e-6).view(np.uint8)
         mask = self._coverage_mask(col0, row0, width, height) & covered
-        if int(mask.min()) == 0:  # only windows with uncovered pixels need them blacked out
+        if cv2.countNonZero(mask) < mask.size:  # only windows with uncovered pixels need them blacked out
             out = cv2.bitwise_and(out, out, mask=mask)
         return out, mask * np.uint8(255)
 
