@@ -41,3 +41,21 @@ def test_native_mosaic_decodes_each_photo_once(synthetic_flight, tmp_path: Path,
     pipeline.build_mosaic(synthetic_flight.photos_dir, tmp_path / "m", pipeline.MosaicOptions(threads=2))
     full = [name for name, reduce in decoded if reduce == 1]
     assert len(full) == len(set(full)) == 15  # prefetched or not, every photo is decoded whole exactly once
+
+
+def test_no_prefetch_when_photos_will_not_be_kept_decoded(synthetic_flight, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from uavops.imagery import pipeline
+
+    asked: list[list[Path]] = []
+    real = pipeline._Prefetch
+
+    def recording(paths: list[Path]) -> _Prefetch:
+        asked.append(list(paths))
+        return real(paths)
+
+    monkeypatch.setattr(pipeline, "_Prefetch", recording)
+    pipeline.build_mosaic(synthetic_flight.photos_dir, tmp_path / "a", pipeline.MosaicOptions(gsd_cm=20.0))
+    pipeline.build_mosaic(synthetic_flight.photos_dir, tmp_path / "b", pipeline.MosaicOptions(memory_mb=1))
+    pipeline.build_mosaic(synthetic_flight.photos_dir, tmp_path / "c", pipeline.MosaicOptions(threads=2))
+    # a coarser --gsd, or a survey too big for the memory budget: nothing decoded whole ahead of time
+    assert [len(a) for a in asked] == [0, 0, 4]

@@ -197,7 +197,10 @@ def build_mosaic(photos_dir: Path, out_dir: Path, options: MosaicOptions | None 
         get_camera(opts.camera)  # unknown names fail now, with suggestions
     # at native resolution every photo is decoded whole: start on the first ones now, so a spare core
     # decodes while this thread imports, reads metadata and sets up the site frame
-    first = paths[:PREFETCH_PER_THREAD * max(1, opts.threads)] if opts.gsd_cm is None else []
+    # (only when the photos will be kept decoded: JPEGs are 5-10x smaller than their pixels; a survey too
+    # big for the memory budget is decoded at reduced size for matching, so a whole decode now is waste)
+    fits = 10 * sum(p.stat().st_size for p in paths) <= opts.memory_mb * 1024 * 1024
+    first = paths[:PREFETCH_PER_THREAD * max(1, opts.threads)] if opts.gsd_cm is None and fits else []
     with output_folder(out_dir) as out, _Prefetch(first) as prefetch:
         return _build(photos_dir, paths, out, opts, warn, prefetch)
 
