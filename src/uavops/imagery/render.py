@@ -226,10 +226,12 @@ class TileRenderer:
         if not with_labels:
             out, mask = self._render_by_blocks(col0, row0, width, height)
             return out, mask, None
+        # the plain float blend of every pixel, keeping which photo weighs most where (the block path
+        # above is this, minus the float work where one photo owns a block)
         acc = np.zeros((height, width, 3), np.float32)
         wsum = np.zeros((height, width), np.float32)
-        labels = np.full((height, width), -1, np.int32) if with_labels else None
-        best_w = np.zeros((height, width), np.float32) if with_labels else None
+        labels = np.full((height, width), -1, np.int32)
+        best_w = np.zeros((height, width), np.float32)
         cands = self.candidates(col0, row0, width, height)
         if cands:
             wc, gx, gy = self.weights_coarse(col0, row0, width, height, cands)
@@ -241,23 +243,15 @@ class TileRenderer:
                     continue
                 r0, r1, c0, c1, warped = part
                 gain = self.photos[idx].gain.astype(np.float32)
-                sub = acc[r0:r1, c0:c1]
-                if float(wk.min()) >= 1.0 and labels is None:
-                    # the photo owns this whole part of the tile (no seam here): no weights to interpolate
-                    cv2.accumulate(cv2.multiply(warped, (float(gain[0]), float(gain[1]), float(gain[2]), 0.0),
-                                                dtype=cv2.CV_32F), sub)
-                    wsum[r0:r1, c0:c1] += 1.0
-                    continue
                 # full-resolution weight for the sub-window, interpolated from the coarse grid
                 wfull = self._coarse_to_pixels(wk, r0, r1, c0, c1)
                 gained = cv2.multiply(warped, (float(gain[0]), float(gain[1]), float(gain[2]), 0.0), dtype=cv2.CV_32F)
-                cv2.accumulateProduct(gained, cv2.cvtColor(wfull, cv2.COLOR_GRAY2BGR), sub)
+                cv2.accumulateProduct(gained, cv2.cvtColor(wfull, cv2.COLOR_GRAY2BGR), acc[r0:r1, c0:c1])
                 wsum[r0:r1, c0:c1] += wfull
-                if labels is not None and best_w is not None:
-                    sub_b = best_w[r0:r1, c0:c1]
-                    better = wfull > sub_b
-                    sub_b[better] = wfull[better]
-                    labels[r0:r1, c0:c1][better] = idx
+                sub_b = best_w[r0:r1, c0:c1]
+                better = wfull > sub_b
+                sub_b[better] = wfull[better]
+                labels[r0:r1, c0:c1][better] = idx
         mask = self._coverage_mask(col0, row0, width, height)
         mask &= (wsum > 1e-6).view(np.uint8)
         inv = np.float32(1.0) / np.maximum(wsum, np.float32(1e-6))
