@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train the damage model shipped in src/uavops/damage/model/ (reproducible, CPU, a few minutes).
+"""Train the damage model shipped in src/uavops/damage/model/ (reproducible, CPU, about 20 minutes).
 
     pip install -e '.[train]'          # torch (CPU) and onnx; the uavops package itself never imports torch
     python scripts/train_damage_model.py [--cache /tmp/uavops-train] [--out src/uavops/damage/model]
@@ -8,20 +8,30 @@ What it does, deterministically (fixed seeds below):
 
 1. makes the training scenes with ``uavops.scene.make_scene`` (events x seeds listed in TRAIN_SCENES;
    the evaluation seeds in benchmarks/damage_eval.py are disjoint);
-2. reads each pair exactly as ``uavops damage`` does (working grid, co-registration, cues) at two working
-   pixel sizes, plus "no-damage" pairs made by perturbing one flight (exposure, white balance, gamma,
-   shift, blur, JPEG; labels all zero), plus the post-only variant (no pre image);
-3. trains a small U-Net-like CNN (Conv/ReLU/MaxPool/nearest Resize/Add/Softmax only, ~30 k parameters)
-   on random crops with class-balanced cross-entropy;
-4. fits the per-building grader (logistic regression over footprint/ring features) on the training scenes;
-5. exports ONNX, checks that ``cv2.dnn`` reproduces torch's output, and writes the model card JSON
-   (with the scene generator version it was trained on).
+2. reads each pair exactly as ``uavops damage`` does (working grid, co-registration, colour and sharpness
+   matching, cues) four ways: the pair itself; the pair with the pre image as another flight would have
+   seen it (``uavops.damage.perturb.random_nuisance``: exposure, white balance, gamma, shift, blur, haze,
+   JPEG); the post image alone (no pre); and a "no-damage" pair (one flight against a perturbed copy of
+   itself, labels all zero). The cue stacks are cached beside each scene as .npy files;
+3. trains a U-Net-like CNN (five levels, BatchNorm folded on export; Conv/ReLU/MaxPool/nearest
+   Resize/Add/Softmax only, ~270 k parameters, about 15 m of context on each side at 20 cm working pixels) on
+   random 128 px crops with class-balanced cross-entropy;
+4. exports ONNX, checks that ``cv2.dnn`` reproduces torch's output, measures the network's reach
+   (``context_px``, the detector's tile margin) and writes the model card JSON;
+5. runs the exported model on every training scene as ``uavops damage`` would, chooses the class bias
+   (best training F1 among the biases whose no-damage pairs flag at most FALSE_ALARM_BUDGET) and fits
+   the per-building grader (logistic regression over footprint/ring features).
 
-Deterministic for one scene generator version. The shipped v1.0 was trained on version-1 scenes; on
-version 2 (the emptied tailings impoundment became truth) the same recipe gives a different network
-that scored worse on benchmarks/damage_eval.py (change F1 0.83 against 0.89, no-damage false alarms
-2.5 % against 0.6 %), so v1.0 stays shipped: one training run is a high-variance draw (see the
-closing notes of session 3).
+Deterministic for one scene generator version (the card records it) and torch thread count; about 20 minutes on 2 cores,
+most of it training. ``--refit-only`` redoes step 5 on the network already in ``--out``.
+Choices between recipes are made on benchmarks/damage_eval.py --validation (seeds 5xx), never on the
+evaluation seeds.
+
+Not shipped yet: the package still carries model 1.0, trained by the session-3 recipe on version-1
+scenes. This recipe's output (2.0) is better on the validation scenes (change F1 0.916 against 0.883,
+under field conditions 0.915 against 0.885, xView2 0.842 against 0.773, no-damage flagged 0.02 %
+against 0.37 %) but weaker on earthquakes (validation 0.52/0.68 against 0.53/0.70; the held-out
+earthquake test scene 0.707 against the test's 1.5 x 0.495), the event that matters most here.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 from uavops.damage.coreg import coregister  # noqa: E402
-from uavops.damage.cues import CUE_NAMES, colour_match, compute_cues  # noqa: E402
+from uavops.damage.cues import CUE_NAMES, colour_match, compute_cues, match_sharpness  # noqa: E402
 from uavops.damage.inputs import load_pair  # noqa: E402
 from uavops.damage.model import CLASS_NAMES  # noqa: E402
 from uavops.damage.perturb import apply_nuisance, random_nuisance  # noqa: E402
@@ -54,39 +64,80 @@ TRAIN_SCENES: list[tuple[str, int]] = [
     ("mudflow", 31), ("mudflow", 32),
     ("tailings_dam_failure", 41),
     ("fire", 51), ("fire", 52),
+    # added for the v2 network (more context, more parameters: more scenes to learn them from)
+    ("earthquake", 14), ("earthquake", 15),
+    ("flood", 23), ("flood", 24),
+    ("mudflow", 33), ("mudflow", 34),
+    ("tailings_dam_failure", 42), ("tailings_dam_failure", 43),
+    ("fire", 53), ("fire", 54),
 ]
 TRAIN_LOCATIONS = ("almaty", "bishkek", "osh", "dushanbe", "tashkent")
 SCENE_SIZE_M = 300.0
 SCENE_GSD_CM = 10.0
 WORK_GSDS_M = (0.2,)
 TORCH_SEED = 1234
-VERSION = "1.0"
+VERSION = "2.0"
+#: Channels per U-Net level (full, 1/2, 1/4, 1/8, 1/16 resolution).
+NET_WIDTHS: tuple[int, ...] = (16, 32, 48, 64, 64)
+#: Largest fraction of a no-damage pair (training scenes) the chosen class bias may flag: the 1 % line of
+#: the robustness test. The training pairs are harsher than that test (random haze, blur and JPEG on top
+#: of exposure, white balance, gamma and a 3 px shift), which is the margin for unseen scenes. A budget
+#: of 0.5 % chose the most conservative bias (alpha 1.25) and cost 0.008 change F1 on the validation
+#: scenes (benchmarks/damage_eval.py --validation) while their no-damage pairs flag 0.02 % at alpha 1.0.
+FALSE_ALARM_BUDGET = 0.01
 
 
 class DamageNet(nn.Module):
-    """Encoder (3 levels) / decoder with additive skips; 5 output classes with softmax."""
+    """U-Net-like: four poolings (1/16 scale), additive skips, BatchNorm folded into the convolutions
+    on export. Only Conv/ReLU/MaxPool/nearest Resize/Add/Softmax reach ONNX, all of which cv2.dnn runs.
 
-    def __init__(self, cin: int = len(CUE_NAMES), k: int = len(CLASS_NAMES), c1: int = 16, c2: int = 24):
+    Why this size: the 1.0 network saw about 8 m around a pixel. Most of its misses under field
+    conditions needed more: the roof of a flooded apartment block (truth "Possibly damaged") looks
+    intact unless the water around it is in view, and so does a tree crown standing in flood water or a
+    burnt tank's roof inside a burn scar. Five levels see about 15 m on each side.
+    """
+
+    def __init__(self, cin: int = len(CUE_NAMES), k: int = len(CLASS_NAMES),
+                 widths: tuple[int, ...] = NET_WIDTHS):
         super().__init__()
-        self.e1 = nn.Sequential(nn.Conv2d(cin, c1, 3, padding=1), nn.ReLU(), nn.Conv2d(c1, c1, 3, padding=1), nn.ReLU())
-        self.e2 = nn.Sequential(nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.Conv2d(c2, c2, 3, padding=1), nn.ReLU())
-        self.e3 = nn.Sequential(nn.Conv2d(c2, c2, 3, padding=1), nn.ReLU(), nn.Conv2d(c2, c2, 3, padding=1), nn.ReLU())
+
+        def block(a: int, b: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(),
+                                 nn.Conv2d(b, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU())
+
+        ins = (cin, *widths[:-1])
+        self.enc = nn.ModuleList(block(a, b) for a, b in zip(ins, widths))
+        self.lat = nn.ModuleList(nn.Conv2d(widths[i + 1], widths[i], 1) for i in range(len(widths) - 1))
+        self.dec = nn.ModuleList(nn.Sequential(nn.Conv2d(widths[i], widths[i], 3, padding=1, bias=False),
+                                               nn.BatchNorm2d(widths[i]), nn.ReLU())
+                                 for i in range(len(widths) - 1))
         self.pool = nn.MaxPool2d(2)
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.d2 = nn.Sequential(nn.Conv2d(c2, c2, 3, padding=1), nn.ReLU())
-        self.d1 = nn.Conv2d(c2, c1, 1)
-        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(c1, c1, 3, padding=1), nn.ReLU(), nn.Conv2d(c1, k, 1))
+        self.head = nn.Conv2d(widths[0], k, 1)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        x1 = self.e1(x)
-        x2 = self.e2(self.pool(x1))
-        x3 = self.e3(self.pool(x2))
-        u2 = self.d2(self.up(x3) + x2)
-        u1 = self.d1(self.up(u2)) + x1
-        return self.head(u1)
+        skips = []
+        for i, enc in enumerate(self.enc):
+            x = enc(x if i == 0 else self.pool(x))
+            skips.append(x)
+        for i in range(len(self.enc) - 2, -1, -1):
+            x = self.dec[i](self.lat[i](self.up(x)) + skips[i])
+        return self.head(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.logits(x), dim=1)
+
+
+def receptive_radius_px(net: DamageNet) -> int:
+    """Working pixels on each side of an output pixel that can change it, measured by back-propagating
+    from one output pixel (the detector's tile margin must cover it for tiles to join without seams)."""
+    was_training = net.training
+    net.eval()
+    x = torch.randn(1, len(CUE_NAMES), 320, 320, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    net.logits(x)[0, :, 160, 160].sum().backward()
+    rows, cols = np.nonzero(x.grad.abs().sum(dim=1)[0].numpy() > 0)  # type: ignore[union-attr]
+    net.train(was_training)
+    return int(max(160 - rows.min(), rows.max() - 160, 160 - cols.min(), cols.max() - 160))
 
 
 def make_scenes(cache: Path) -> list[Path]:
@@ -96,7 +147,7 @@ def make_scenes(cache: Path) -> list[Path]:
     for i, (event, seed) in enumerate(TRAIN_SCENES):
         d = cache / f"{event}_{seed}"
         if not is_current_scene(d, seed=seed, size_m=SCENE_SIZE_M, gsd_cm=SCENE_GSD_CM):  # stale: repaint
-            for old in d.glob("samples_*.npz"):  # cues cut from the old painting must not be reused
+            for old in [*d.glob("samples_*.np[yz]"), *d.glob("samples_*.done")]:  # cues cut from the old painting must not be reused
                 old.unlink()
             t = time.time()
             make_scene(event=event, location=TRAIN_LOCATIONS[i % len(TRAIN_LOCATIONS)], size_m=SCENE_SIZE_M,
@@ -114,24 +165,59 @@ def read_labels(scene: Path, grid) -> np.ndarray:  # type: ignore[no-untyped-def
         return ds.read(1, out_shape=(grid.height, grid.width), resampling=Resampling.mode).astype(np.int64)
 
 
+def _pair_cues(post: np.ndarray, pre: np.ndarray, post_valid: np.ndarray, pre_valid: np.ndarray) -> np.ndarray:
+    """Cues of a pair exactly as ``uavops damage`` computes them: co-registration, colour and sharpness
+    matching, then the cue stack (training scenes are fully covered, so no no-data filling)."""
+    pre_w, pre_valid_w, _ = coregister(post, pre, post_valid, pre_valid, georeferenced=True)
+    both = pre_valid_w & post_valid
+    cues = compute_cues(post, pre_w, colour_match(post, pre_w, both), match_sharpness(post, pre_w, both))
+    return cues.astype(np.float16)
+
+
 def scene_samples(scene: Path, work_gsd_m: float, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(cues float16 (C,H,W), labels int (H,W)) for: the real pair, post-only, and a no-damage pair."""
+    """(cues float16 (C,H,W), labels int (H,W)) for: the real pair, the real pair with the pre image as
+    another flight would have seen it, post-only, and a no-damage pair."""
     pair = load_pair(scene / "post.tif", scene / "pre.tif", work_gsd_m=work_gsd_m)
     assert pair.pre is not None and pair.pre_valid is not None
     labels = read_labels(scene, pair.grid)
     labels[labels > 4] = 0
-    pre_w, pre_valid, _ = coregister(pair.post, pair.pre, pair.post_valid, pair.pre_valid, georeferenced=True)
-    both = pre_valid & pair.post_valid
-    out = [(compute_cues(pair.post, pre_w, colour_match(pair.post, pre_w, both)).astype(np.float16), labels)]
+    out = [(_pair_cues(pair.post, pair.pre, pair.post_valid, pair.pre_valid), labels)]
+    # Field conditions: the same pair with the pre image re-exposed, re-balanced, shifted, blurred,
+    # hazed or re-compressed (uavops.damage.perturb, the project's one definition of "another flight").
+    field_pre = apply_nuisance(pair.pre, random_nuisance(rng, max_shift_px=2.0))
+    out.append((_pair_cues(pair.post, field_pre, pair.post_valid, pair.pre_valid), labels))
     out.append((compute_cues(pair.post, None).astype(np.float16), labels))
-    # No-damage pair: the pre flight against a perturbed copy of itself (plus the scene's own nuisances
-    # are in the real pair). Labels are all "none".
+    # No-damage pair: the pre flight against a perturbed copy of itself. Labels are all "none".
     fake_post = apply_nuisance(pair.pre, random_nuisance(rng, max_shift_px=2.0))
-    pre2, val2, _ = coregister(fake_post, pair.pre, pair.pre_valid, pair.pre_valid, georeferenced=True)
-    both2 = val2 & pair.pre_valid
-    out.append((compute_cues(fake_post, pre2, colour_match(fake_post, pre2, both2)).astype(np.float16),
-                np.zeros_like(labels)))
+    out.append((_pair_cues(fake_post, pair.pre, pair.pre_valid, pair.pre_valid), np.zeros_like(labels)))
     return out
+
+
+def load_samples(scenes: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every scene's samples, computed once and kept as .npy files beside the scene (memory-mapped:
+    20 scenes x 4 samples of 21 float16 planes are 7.5 GB)."""
+    samples: list[tuple[np.ndarray, np.ndarray]] = []
+    for sc in scenes:
+        for gsd in WORK_GSDS_M:
+            stem = f"samples_{gsd:.2f}_v{VERSION}"
+            done = sc / f"{stem}.done"
+            if not done.exists():
+                # Each scene's samples use their own generator, so the cache never changes the result.
+                got = scene_samples(sc, gsd, np.random.default_rng([TORCH_SEED, int(gsd * 1000), _scene_key(sc)]))
+                for i, (c, lab) in enumerate(got):
+                    np.save(sc / f"{stem}_c{i}.npy", c)
+                    np.save(sc / f"{stem}_l{i}.npy", lab.astype(np.uint8))
+                done.write_text(str(len(got)))
+            n = int(done.read_text())
+            samples.extend((np.load(sc / f"{stem}_c{i}.npy", mmap_mode="r"), np.load(sc / f"{stem}_l{i}.npy"))
+                           for i in range(n))
+            print(f"  cues: {sc.name}", flush=True)
+    return samples
+
+
+def _scene_key(scene: Path) -> int:
+    event, seed = scene.name.rsplit("_", 1)
+    return int(seed) * 1000 + sum(map(ord, event))
 
 
 def crops(samples: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator, n: int, size: int
@@ -151,12 +237,13 @@ def crops(samples: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator
         if rng.random() < 0.5:
             c, l_ = c[:, :, ::-1], l_[:, ::-1]
         xs.append(np.ascontiguousarray(c))
-        ys.append(np.ascontiguousarray(l_))
+        ys.append(np.ascontiguousarray(l_, dtype=np.int64))
     return np.stack(xs), np.stack(ys)
 
 
-def detections(scenes: list[Path], out_dir: Path) -> list[tuple[Path, object, list[object]]]:
-    """Run the exported net (as uavops does, cv2.dnn) once per training scene, with and without the pre image."""
+def detections(scenes: list[Path], out_dir: Path) -> list[tuple[Path, object, list[object], object]]:
+    """Run the exported net (as uavops does, cv2.dnn) once per training scene: with and without the pre
+    image, and on a no-damage pair (whose flagged fraction the class bias must keep small)."""
     import uavops.damage.model as model_mod
     from uavops.damage.detector import detect_changes
     from uavops.damage.inputs import ImagePair
@@ -166,33 +253,47 @@ def detections(scenes: list[Path], out_dir: Path) -> list[tuple[Path, object, li
     out = []
     for scene in scenes:
         pair = load_pair(scene / "post.tif", scene / "pre.tif", work_gsd_m=0.2)
+        assert pair.pre is not None and pair.pre_valid is not None
         changes = [detect_changes(p, model=model, progress=False)
                    for p in (pair, ImagePair(grid=pair.grid, post=pair.post, post_valid=pair.post_valid))]
-        out.append((scene, pair, changes))
+        fake = apply_nuisance(pair.pre, random_nuisance(np.random.default_rng([TORCH_SEED, 7, _scene_key(scene)]),
+                                                        max_shift_px=3.0 / pair.grid.scale))
+        nodamage = detect_changes(ImagePair(grid=pair.grid, post=fake, post_valid=pair.pre_valid, pre=pair.pre,
+                                            pre_valid=pair.pre_valid), model=model, progress=False)
+        out.append((scene, pair, changes, nodamage))
         print(f"  detected: {scene.name}", flush=True)
     return out
 
 
-def choose_class_bias(dets: list, weights: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
-    """Undo part of the class weighting at inference: bias = -alpha * log(weight), alpha chosen on the
-    training scenes to maximise 0.5 x change F1 + 0.5 x localisation F1 (pixels, with the pre image)."""
+def choose_class_bias(dets: list, weights: np.ndarray) -> tuple[np.ndarray, float, float]:  # type: ignore[type-arg]
+    """Undo part of the class weighting at inference: bias = -alpha * log(weight). Alpha maximises
+    0.5 x change F1 + 0.5 x localisation F1 (pixels, with the pre image) on the training scenes among the
+    values that flag at most FALSE_ALARM_BUDGET of every training no-damage pair (the least-flagging
+    value if none does). Returns (bias, alpha, largest no-damage flagged fraction)."""
+    from uavops.damage.detector import decide_classes
     from uavops.damage.metrics import pixel_f1
 
-    best = (-1.0, 0.0)
+    best: tuple[bool, float, float, float] | None = None
     for alpha in (0.0, 0.25, 0.5, 0.75, 1.0, 1.25):
         bias = (-alpha * np.log(weights)).astype(np.float32)
-        score = 0.0
-        for scene, pair, changes in dets:
+        score, fa = 0.0, 0.0
+        for scene, pair, changes, nodamage in dets:
             change = changes[0]
             truth = read_labels(scene, pair.grid)
             valid = change.valid & change.compared
-            cls = np.argmax(np.log(change.probs.astype(np.float32) + 1.0) + bias[:, None, None], axis=0)
+            cls = decide_classes(change.probs, change.valid, bias)
             score += 0.5 * pixel_f1(cls >= 1, truth >= 1, valid) + 0.5 * pixel_f1((cls >= 1) & (cls <= 3),
                                                                                   (truth >= 1) & (truth <= 3), valid)
-        print(f"  class bias alpha {alpha}: {score / len(dets):.3f}", flush=True)
-        if score > best[0]:
-            best = (score, alpha)
-    return (-best[1] * np.log(weights)).astype(np.float64)
+            nd = decide_classes(nodamage.probs, nodamage.valid, bias)
+            fa = max(fa, float(((nd >= 1) & nodamage.valid).sum() / max(int(nodamage.valid.sum()), 1)))
+        score /= len(dets)
+        print(f"  class bias alpha {alpha}: score {score:.3f}, no-damage flagged up to {100 * fa:.2f} %", flush=True)
+        ok = fa <= FALSE_ALARM_BUDGET
+        key = (ok, score if ok else -fa, alpha, fa)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    assert best is not None
+    return (-best[2] * np.log(weights)).astype(np.float64), best[2], round(best[3], 5)
 
 
 def fit_grader(dets: list, bias: np.ndarray) -> dict[str, object]:  # type: ignore[type-arg]
@@ -206,7 +307,7 @@ def fit_grader(dets: list, bias: np.ndarray) -> dict[str, object]:  # type: igno
     from uavops.package import DAMAGE_GRADES
 
     xs, ys = [], []
-    for scene, pair, changes in dets:
+    for scene, pair, changes, _nodamage in dets:
         fps = read_footprints(scene / "buildings.geojson", pair.grid)
         truth = np.asarray([DAMAGE_GRADES.index(f.properties["damage_gra"]) for f in fps])
         for change in changes:
@@ -249,29 +350,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/uavops-train"))
     ap.add_argument("--out", type=Path, default=ROOT / "src" / "uavops" / "damage" / "model")
-    ap.add_argument("--iterations", type=int, default=1200)
+    ap.add_argument("--iterations", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--crop", type=int, default=80)
+    ap.add_argument("--crop", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--refit-only", action="store_true",
+                    help="Keep the network already in --out; only choose the class bias and fit the grader again.")
     args = ap.parse_args()
     t0 = time.time()
     torch.manual_seed(TORCH_SEED)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     rng = np.random.default_rng(TORCH_SEED)
     print("1/5 scenes", flush=True)
     scenes = make_scenes(args.cache)
     print("2/5 cues", flush=True)
-    samples: list[tuple[np.ndarray, np.ndarray]] = []
-    for s in scenes:
-        for gsd in WORK_GSDS_M:
-            # Each scene's samples use their own generator, so the cache never changes the result.
-            cached = s / f"samples_{gsd:.2f}_v{VERSION}.npz"
-            if cached.exists():
-                z = np.load(cached)
-                samples.extend((z[f"c{i}"], z[f"l{i}"]) for i in range(len(z.files) // 2))
-                continue
-            got = scene_samples(s, gsd, np.random.default_rng([TORCH_SEED, int(gsd * 1000), len(samples)]))
-            np.savez(cached, **{f"c{i}": c for i, (c, _) in enumerate(got)}, **{f"l{i}": l_ for i, (_, l_) in enumerate(got)})
-            samples.extend(got)
+    samples = load_samples(scenes)
     allc = np.concatenate([c.reshape(c.shape[0], -1)[:, ::97].astype(np.float32) for c, _ in samples], axis=1)
     mean = allc.mean(axis=1)
     std = allc.std(axis=1) + 1e-3
@@ -281,6 +374,11 @@ def main() -> None:
     weights = weights / weights.mean()
     print(f"   {len(samples)} samples, class pixels {counts.tolist()}, weights {np.round(weights, 2).tolist()} "
           f"({time.time() - t0:.0f} s)", flush=True)
+    if args.refit_only:
+        card = json.loads((args.out / "damage_net.json").read_text())
+        card["false_alarm_budget"] = FALSE_ALARM_BUDGET
+        refit(card, scenes, weights, args.out, t0)
+        return
     print("3/5 training", flush=True)
     net = DamageNet()
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
@@ -310,7 +408,7 @@ def main() -> None:
     import cv2
 
     cvnet = cv2.dnn.readNetFromONNX(str(onnx_path))
-    probe = np.random.default_rng(0).normal(size=(1, len(CUE_NAMES), 120, 88)).astype(np.float32)
+    probe = np.random.default_rng(0).normal(size=(1, len(CUE_NAMES), 128, 96)).astype(np.float32)
     cvnet.setInput(probe)
     diff = float(np.abs(cvnet.forward() - net(torch.from_numpy(probe)).detach().numpy()).max())
     assert diff < 1e-4, f"cv2.dnn disagrees with torch by {diff}"
@@ -321,14 +419,23 @@ def main() -> None:
             "scene_gsd_cm": SCENE_GSD_CM, "work_gsds_m": list(WORK_GSDS_M), "torch_seed": TORCH_SEED,
             "iterations": args.iterations, "batch": args.batch, "crop": args.crop,
             "parameters": int(sum(p.numel() for p in net.parameters())), "cv2_dnn_max_abs_diff": diff,
+            "widths": list(NET_WIDTHS), "context_px": receptive_radius_px(net), "pad_multiple": 2 ** (len(NET_WIDTHS) - 1),
+            "false_alarm_budget": FALSE_ALARM_BUDGET,
             "torch_version": torch.__version__, "scene_generator_version": GENERATOR_VERSION}
     (args.out / "damage_net.json").write_text(json.dumps(card, indent=2) + "\n")
+    refit(card, scenes, weights, args.out, t0)
+
+
+def refit(card: dict[str, object], scenes: list[Path], weights: np.ndarray, out: Path, t0: float) -> None:
     print("5/5 choosing the class bias and fitting the building grader", flush=True)
-    dets = detections(scenes, args.out)
-    bias = choose_class_bias(dets, weights)
+    dets = detections(scenes, out)
+    bias, alpha, fa = choose_class_bias(dets, weights)
     card["class_log_bias"] = [float(v) for v in bias]
+    card["class_bias_alpha"] = alpha
+    card["training_no_damage_flagged_frac_max"] = fa
     card["grader"] = fit_grader(dets, bias)
-    (args.out / "damage_net.json").write_text(json.dumps(card, indent=2) + "\n")
+    (out / "damage_net.json").write_text(json.dumps(card, indent=2) + "\n")
+    onnx_path = out / "damage_net.onnx"
     print(f"done in {time.time() - t0:.0f} s: {onnx_path} ({onnx_path.stat().st_size / 1024:.0f} KiB)")
 
 

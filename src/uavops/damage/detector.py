@@ -1,6 +1,7 @@
 """Change detection on the working grid: co-register, compute cues tile by tile, run the model.
 
-Tiles (default 512 working px plus a 48 px margin of context) bound the memory: only one tile's
+Tiles (default 768 working px plus a margin of context: what the cues and the network see around a
+pixel, about 100 px) bound the memory: only one tile's
 cue stack (21 float32 planes) exists at a time; the full-grid outputs are one uint8 class plane and
 uint8 probability planes.
 """
@@ -94,7 +95,7 @@ def decide_classes(probs: np.ndarray, valid: np.ndarray, class_log_bias: np.ndar
     return classes
 
 
-def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px: int = 512,
+def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px: int = 768,
                    progress: bool | None = None) -> ChangeMap:
     """Run the detector on an :class:`ImagePair` (pre optional).
 
@@ -127,7 +128,9 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
     plane_idx = [CUE_NAMES.index(n) for n, _, _ in GRADE_CUES]
     plane_scale = np.asarray([255.0 / sc for _, sc, _ in GRADE_CUES], np.float32)[:, None, None]
     plane_abs = [i for i, (_, _, a) in enumerate(GRADE_CUES) if a]
-    m = MARGIN_PX
+    # context: the cues' own neighbourhoods plus what the network sees around a pixel (from its card)
+    m = max(MARGIN_PX, int(model.card.get("context_px", 0)) + 16)
+    multiple = int(model.card.get("pad_multiple", 4))
     tiles = iter_tiles(h, w, tile_px)
     # cues are computed on copies whose no-data areas continue the nearest ground (see fill_outside);
     # the pictures in the report keep the originals
@@ -146,7 +149,7 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
                 # Where the pre image has no data, behave exactly like the single-image model.
                 single = compute_cues(sub_post, None)
                 cues[:, ~sub_cmp] = single[:, ~sub_cmp]
-            padded, ph, pw = _pad_to(cues, 4)
+            padded, ph, pw = _pad_to(cues, multiple)
             p = model.predict(padded)[:, :ph, :pw]
             cy, cx = y - y0, x - x0
             probs[:, y:y + th, x:x + tw] = np.clip(p[:, cy:cy + th, cx:cx + tw] * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -4,7 +4,8 @@ Why a learned combiner: each cue fails somewhere (chroma in dark shadow, structu
 texture on trees in a new season); a few convolution layers trained on generated scenes learn
 which cue to trust where, and add a little spatial context (rubble next to a roof, mud around
 houses). The network and its card (``damage_net.json``: cue normalisation, classes, training seeds
-and scores) are produced by ``scripts/train_damage_model.py``.
+and scores; for larger networks also their reach ``context_px`` and input multiple ``pad_multiple``,
+which set the detector's tile margin and padding) are produced by ``scripts/train_damage_model.py``.
 """
 
 from __future__ import annotations
