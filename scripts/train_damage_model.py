@@ -91,7 +91,7 @@ class DamageNet(nn.Module):
     """U-Net-like: four poolings (1/16 scale), additive skips, BatchNorm folded into the convolutions
     on export. Only Conv/ReLU/MaxPool/nearest Resize/Add/Softmax reach ONNX, all of which cv2.dnn runs.
 
-    Why this size: the 1.0 network saw about 8 m around a pixel. Most of its misses under field
+    Why this size: the 1.0 network saw about 4 m on each side of a pixel. Most of its misses under field
     conditions needed more: the roof of a flooded apartment block (truth "Possibly damaged") looks
     intact unless the water around it is in view, and so does a tree crown standing in flood water or a
     burnt tank's roof inside a burn scar. Five levels see about 15 m on each side.
