@@ -273,13 +273,13 @@ def choose_class_bias(dets: list, weights: np.ndarray) -> tuple[np.ndarray, floa
     from uavops.damage.detector import decide_classes
     from uavops.damage.metrics import pixel_f1
 
+    truths = [read_labels(scene, pair.grid) for scene, pair, _changes, _nodamage in dets]  # once, not per alpha
     best: tuple[bool, float, float, float] | None = None
     for alpha in (0.0, 0.25, 0.5, 0.75, 1.0, 1.25):
         bias = (-alpha * np.log(weights)).astype(np.float32)
         score, fa = 0.0, 0.0
-        for scene, pair, changes, nodamage in dets:
+        for (_scene, _pair, changes, nodamage), truth in zip(dets, truths):
             change = changes[0]
-            truth = read_labels(scene, pair.grid)
             valid = change.valid & change.compared
             cls = decide_classes(change.probs, change.valid, bias)
             score += 0.5 * pixel_f1(cls >= 1, truth >= 1, valid) + 0.5 * pixel_f1((cls >= 1) & (cls <= 3),
@@ -365,20 +365,20 @@ def main() -> None:
     scenes = make_scenes(args.cache)
     print("2/5 cues", flush=True)
     samples = load_samples(scenes)
-    allc = np.concatenate([c.reshape(c.shape[0], -1)[:, ::97].astype(np.float32) for c, _ in samples], axis=1)
-    mean = allc.mean(axis=1)
-    std = allc.std(axis=1) + 1e-3
-    mean[0], std[0] = 0.0, 1.0  # has_pre stays 0/1
     counts = np.bincount(np.concatenate([lab.ravel() for _, lab in samples]), minlength=len(CLASS_NAMES))
     weights = (np.maximum(counts, 1) / counts.sum()) ** -0.75
     weights = weights / weights.mean()
     print(f"   {len(samples)} samples, class pixels {counts.tolist()}, weights {np.round(weights, 2).tolist()} "
           f"({time.time() - t0:.0f} s)", flush=True)
-    if args.refit_only:
+    if args.refit_only:  # the class weights are all a refit needs; the normalisation pass reads every cue file
         card = json.loads((args.out / "damage_net.json").read_text())
         card["false_alarm_budget"] = FALSE_ALARM_BUDGET
         refit(card, scenes, weights, args.out, t0)
         return
+    allc = np.concatenate([c.reshape(c.shape[0], -1)[:, ::97].astype(np.float32) for c, _ in samples], axis=1)
+    mean = allc.mean(axis=1)
+    std = allc.std(axis=1) + 1e-3
+    mean[0], std[0] = 0.0, 1.0  # has_pre stays 0/1
     print("3/5 training", flush=True)
     net = DamageNet()
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
