@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from rasterio.crs import CRS
 from rasterio.features import rasterize
@@ -20,14 +21,22 @@ from rasterio.warp import transform_geom
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from ..errors import InputError
+from ..errors import DetectionError, InputError
 from ..package import DAMAGE_GRADES
 from .detector import GRADE_CUES, ChangeMap
 from .inputs import WorkGrid
 from .model import CLASS_NAMES
 
-__all__ = ["Footprint", "read_footprints", "GradedBuilding", "grade_buildings", "building_features",
-           "FEATURE_NAMES", "burn_grades"]
+__all__ = [
+    "FEATURE_NAMES",
+    "Footprint",
+    "GradedBuilding",
+    "building_features",
+    "burn_grades",
+    "grade_buildings",
+    "grader_probabilities",
+    "read_footprints",
+]
 
 
 @dataclass
@@ -134,9 +143,16 @@ def read_footprints(path: str | Path, grid: WorkGrid) -> list[Footprint]:
     return out
 
 
+#: Distances (m) from a footprint to the nearest event-extent pixel that become 0/1 features.
+EXTENT_NEAR_M: tuple[float, ...] = (3.0, 6.0, 12.0)
+#: Half-width (m) of the square around a building over which the neighbourhood's damage is averaged.
+NEIGHBOURHOOD_M = 25.0
 FEATURE_NAMES: tuple[str, ...] = (
     *(f"in_p_{c}" for c in CLASS_NAMES), *(f"in_{n}" for n, _, _ in GRADE_CUES), "in_changed", "in_extent",
-    *(f"ring_p_{c}" for c in CLASS_NAMES), "ring_changed", "compared", "log_area_px")
+    *(f"ring_p_{c}" for c in CLASS_NAMES), "ring_changed", "compared", "log_area_px",
+    # added with model 2.1; a grader fitted before lists the features it uses in its card
+    "extent_dist_m", *(f"extent_within_{d:g}m" for d in EXTENT_NEAR_M),
+    "neighbourhood_changed", "neighbourhood_extent")
 
 
 def building_features(footprints: list[Footprint], change: ChangeMap, grid: WorkGrid
@@ -145,6 +161,14 @@ def building_features(footprints: list[Footprint], change: ChangeMap, grid: Work
 
     Inside = the footprint shrunk by ~0.5 m (a neighbour's rubble should not leak in); ring = a ~3 m band
     around it (debris thrown out, water or mud lapping at the walls).
+
+    Two kinds of context come on top, because the grade of a building is not always visible on its
+    roof. Rapid-mapping analysts grade a building "Possibly damaged" when flood water, mud or a burn
+    scar reaches close to it (Copernicus EMS grading of flood and fire products), however intact its
+    roof looks: hence the distance to the nearest event-extent pixel. And earthquake damage follows the
+    shaking, which varies over hundreds of metres: a building among collapsed neighbours is more likely
+    cracked than one in an intact street, hence the damaged and extent fractions of the surrounding
+    ~50 m square.
     """
     n = len(footprints)
     h, w = change.classes.shape
@@ -186,24 +210,72 @@ def building_features(footprints: list[Footprint], change: ChangeMap, grid: Work
     ring_stack = np.concatenate([change.probs, (change.classes >= 1).astype(np.uint8)[None] * 255])
     m_ring, _ = means(ring, ring_stack)
     nf = k + len(GRADE_CUES) + 2
+    context = _context_features(ids, n, change.classes, change.valid, px_m)
     feats = np.concatenate([m_in[:nf] / 255.0, m_ring / 255.0, m_in[nf + 1:nf + 2],
-                            np.log1p(c_in)[None]]).T.astype(np.float32)
+                            np.log1p(c_in)[None], context]).T.astype(np.float32)
     return feats, c_in, m_in[nf]
+
+
+def _context_features(ids: np.ndarray, n: int, classes: np.ndarray, valid: np.ndarray, px_m: float) -> np.ndarray:
+    """(2 + len(EXTENT_NEAR_M) + 1, N): distance to the event extent and the neighbourhood's damage."""
+    from scipy import ndimage
+
+    extent = (classes == 4) & valid
+    cap_m = 2 * max(EXTENT_NEAR_M)
+    index = np.arange(1, n + 1)
+    if extent.any():
+        dist_px = cv2.distanceTransform((~extent).astype(np.uint8), cv2.DIST_L2, 5)
+        dist_m = np.minimum(np.asarray(ndimage.minimum(dist_px, ids, index), np.float64) * px_m, cap_m)
+        dist_m = np.nan_to_num(dist_m, nan=cap_m)  # a label with no pixel (not assessed anyway)
+    else:
+        dist_m = np.full(n, cap_m)
+    side = 2 * max(1, round(NEIGHBOURHOOD_M / px_m)) + 1
+    hood = []
+    for plane in (((classes >= 1) & (classes <= 3)), extent):
+        box = cv2.blur(plane.astype(np.float32), (side, side), borderType=cv2.BORDER_REFLECT)
+        hood.append(np.nan_to_num(np.asarray(ndimage.mean(box, ids, index), np.float64)))
+    near = [(dist_m <= d).astype(np.float64) for d in EXTENT_NEAR_M]
+    return np.stack([dist_m, *near, *hood])
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def grader_probabilities(feats: np.ndarray, grader: dict[str, Any]) -> np.ndarray:
+    """(N, 4) grade probabilities from (N, len(FEATURE_NAMES)) features and a model card's grader.
+
+    Two kinds: ``"linear"`` (multinomial logistic regression, ``W``/``b``: model 1.0) and ``"mlp"``
+    (the mean of the softmax outputs of several one-hidden-layer ReLU networks, ``members``, each with
+    ``W1``/``b1``/``W2``/``b2``: from recipe 2.1). Only the features the card lists are used, so a grader
+    fitted before a feature was added keeps working.
+    """
+    names = list(grader.get("features", FEATURE_NAMES))
+    try:
+        cols = [FEATURE_NAMES.index(f) for f in names]
+    except ValueError as exc:
+        raise DetectionError(f"The damage model's building grader needs a feature this uavops does not "
+                             f"compute ({exc}); reinstall uavops or use its shipped model.") from None
+    x = (feats[:, cols] - np.asarray(grader["mean"], np.float32)) / np.asarray(grader["std"], np.float32)
+    if grader.get("kind", "linear") == "linear":
+        return _softmax(x @ np.asarray(grader["W"], np.float32).T + np.asarray(grader["b"], np.float32))
+    out = np.zeros((x.shape[0], len(DAMAGE_GRADES)), np.float64)
+    for m in grader["members"]:
+        hidden = np.maximum(x @ np.asarray(m["W1"], np.float32).T + np.asarray(m["b1"], np.float32), 0.0)
+        out += _softmax(hidden @ np.asarray(m["W2"], np.float32).T + np.asarray(m["b2"], np.float32))
+    return out / len(grader["members"])
 
 
 def grade_buildings(footprints: list[Footprint], change: ChangeMap, grid: WorkGrid,
                     grader: dict[str, Any] | None = None) -> list[GradedBuilding]:
-    """Grade each footprint: the model card's building grader (multinomial logistic regression over
-    :data:`FEATURE_NAMES`) or, without one, the argmax of the mean class probabilities."""
+    """Grade each footprint: the model card's building grader over :data:`FEATURE_NAMES` (see
+    :func:`grader_probabilities`) or, without one, the argmax of the mean class probabilities."""
     if not footprints:
         return []
     feats, counts, valid_frac = building_features(footprints, change, grid)
     if grader:
-        x = (feats - np.asarray(grader["mean"], np.float32)) / np.asarray(grader["std"], np.float32)
-        logits = x @ np.asarray(grader["W"], np.float32).T + np.asarray(grader["b"], np.float32)
-        logits -= logits.max(axis=1, keepdims=True)
-        gp = np.exp(logits)
-        gp /= gp.sum(axis=1, keepdims=True)
+        gp = grader_probabilities(feats, grader)
     else:
         k = len(CLASS_NAMES)
         p = feats[:, :k]
