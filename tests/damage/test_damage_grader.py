@@ -131,3 +131,12 @@ def test_grade_buildings_with_an_mlp_grader_reports_its_confidence():
                              _one_hot_grader(names, "mlp"))
     assert [b.damage_gra for b in graded] == ["Destroyed", "No visible damage"]
     assert all(0.9 < b.confidence <= 1.0 for b in graded)
+
+
+def test_the_shipped_grader_runs_on_the_features_this_package_computes():
+    from uavops.damage.model import load_model
+
+    grader = load_model().card["grader"]
+    assert set(grader["features"]) <= set(FEATURE_NAMES)
+    p = grader_probabilities(np.zeros((3, len(FEATURE_NAMES)), np.float32), grader)
+    assert p.shape == (3, 4) and np.allclose(p.sum(axis=1), 1.0)

@@ -1,7 +1,7 @@
 """Change detection on the working grid: co-register, compute cues tile by tile, run the model.
 
 Tiles (default 768 working px plus a margin of context: what the cues and the network see around a
-pixel, 48 px for model 1.0, 94 px for the 2.0 recipe's network) bound the memory: only one tile's
+pixel, 48 px for the 1.x models' network, 94 px for the 2.x recipe's) bound the memory: only one tile's
 cue stack (21 float32 planes) exists at a time; the full-grid outputs are one uint8 class plane and
 uint8 probability planes.
 """
