@@ -150,7 +150,7 @@ NEIGHBOURHOOD_M = 25.0
 FEATURE_NAMES: tuple[str, ...] = (
     *(f"in_p_{c}" for c in CLASS_NAMES), *(f"in_{n}" for n, _, _ in GRADE_CUES), "in_changed", "in_extent",
     *(f"ring_p_{c}" for c in CLASS_NAMES), "ring_changed", "compared", "log_area_px",
-    # added with model 2.1; a grader fitted before lists the features it uses in its card
+    # added with the 2.1 recipe's grader (model 1.1); older graders list the features they use in their card
     "extent_dist_m", *(f"extent_within_{d:g}m" for d in EXTENT_NEAR_M),
     "neighbourhood_changed", "neighbourhood_extent")
 
@@ -210,32 +210,33 @@ def building_features(footprints: list[Footprint], change: ChangeMap, grid: Work
     ring_stack = np.concatenate([change.probs, (change.classes >= 1).astype(np.uint8)[None] * 255])
     m_ring, _ = means(ring, ring_stack)
     nf = k + len(GRADE_CUES) + 2
-    context = _context_features(ids, n, change.classes, change.valid, px_m)
-    feats = np.concatenate([m_in[:nf] / 255.0, m_ring / 255.0, m_in[nf + 1:nf + 2],
-                            np.log1p(c_in)[None], context]).T.astype(np.float32)
+    dist_m = _extent_distance_m(ids, n, extent[0] > 0, px_m)
+    hood, _ = means(ids, _neighbourhood_planes(change.classes, extent[0] > 0, px_m))
+    near = [(dist_m <= d).astype(np.float64) for d in EXTENT_NEAR_M]
+    feats = np.concatenate([m_in[:nf] / 255.0, m_ring / 255.0, m_in[nf + 1:nf + 2], np.log1p(c_in)[None],
+                            dist_m[None], np.stack(near), hood]).T.astype(np.float32)
     return feats, c_in, m_in[nf]
 
 
-def _context_features(ids: np.ndarray, n: int, classes: np.ndarray, valid: np.ndarray, px_m: float) -> np.ndarray:
-    """(2 + len(EXTENT_NEAR_M) + 1, N): distance to the event extent and the neighbourhood's damage."""
+def _extent_distance_m(ids: np.ndarray, n: int, extent: np.ndarray, px_m: float) -> np.ndarray:
+    """(N,) metres from each labelled footprint to the nearest event-extent pixel, capped at twice the
+    widest EXTENT_NEAR_M band (farther than that says nothing more)."""
     from scipy import ndimage
 
-    extent = (classes == 4) & valid
     cap_m = 2 * max(EXTENT_NEAR_M)
-    index = np.arange(1, n + 1)
-    if extent.any():
-        dist_px = cv2.distanceTransform((~extent).astype(np.uint8), cv2.DIST_L2, 5)
-        dist_m = np.minimum(np.asarray(ndimage.minimum(dist_px, ids, index), np.float64) * px_m, cap_m)
-        dist_m = np.nan_to_num(dist_m, nan=cap_m)  # a label with no pixel (not assessed anyway)
-    else:
-        dist_m = np.full(n, cap_m)
+    if not extent.any():
+        return np.full(n, cap_m)
+    dist_px = cv2.distanceTransform((~extent).astype(np.uint8), cv2.DIST_L2, 5)
+    dist_m = np.asarray(ndimage.minimum(dist_px, ids, np.arange(1, n + 1)), np.float64) * px_m
+    return np.minimum(np.nan_to_num(dist_m, nan=cap_m), cap_m)  # nan: a label with no pixel (not assessed)
+
+
+def _neighbourhood_planes(classes: np.ndarray, extent: np.ndarray, px_m: float) -> np.ndarray:
+    """(2, H, W): the fractions of damaged (grades 1-3) and of event-extent pixels in the square of
+    half-width NEIGHBOURHOOD_M around each pixel."""
     side = 2 * max(1, round(NEIGHBOURHOOD_M / px_m)) + 1
-    hood = []
-    for plane in (((classes >= 1) & (classes <= 3)), extent):
-        box = cv2.blur(plane.astype(np.float32), (side, side), borderType=cv2.BORDER_REFLECT)
-        hood.append(np.nan_to_num(np.asarray(ndimage.mean(box, ids, index), np.float64)))
-    near = [(dist_m <= d).astype(np.float64) for d in EXTENT_NEAR_M]
-    return np.stack([dist_m, *near, *hood])
+    return np.stack([cv2.blur(plane.astype(np.float32), (side, side), borderType=cv2.BORDER_REFLECT)
+                     for plane in ((classes >= 1) & (classes <= 3), extent)])
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
