@@ -203,15 +203,15 @@ def building_features(footprints: list[Footprint], change: ChangeMap, grid: Work
         return sums / np.maximum(counts, 1)[None], counts
 
     changed = ((change.classes >= 1) & (change.classes <= 3)).astype(np.uint8)[None]
-    extent = (change.classes == 4).astype(np.uint8)[None]
-    in_stack = np.concatenate([change.probs, planes, changed * 255, extent * 255, change.valid[None].astype(np.uint8),
-                               change.compared[None].astype(np.uint8)])
+    extent = change.classes == 4
+    in_stack = np.concatenate([change.probs, planes, changed * 255, extent.astype(np.uint8)[None] * 255,
+                               change.valid[None].astype(np.uint8), change.compared[None].astype(np.uint8)])
     m_in, c_in = means(ids, in_stack)
     ring_stack = np.concatenate([change.probs, (change.classes >= 1).astype(np.uint8)[None] * 255])
     m_ring, _ = means(ring, ring_stack)
     nf = k + len(GRADE_CUES) + 2
-    dist_m = _extent_distance_m(ids, n, extent[0] > 0, px_m)
-    hood, _ = means(ids, _neighbourhood_planes(change.classes, extent[0] > 0, px_m))
+    dist_m = _extent_distance_m(ids, n, extent, px_m)
+    hood, _ = means(ids, _neighbourhood_planes(change.classes, extent, px_m))
     near = [(dist_m <= d).astype(np.float64) for d in EXTENT_NEAR_M]
     feats = np.concatenate([m_in[:nf] / 255.0, m_ring / 255.0, m_in[nf + 1:nf + 2], np.log1p(c_in)[None],
                             dist_m[None], np.stack(near), hood]).T.astype(np.float32)
