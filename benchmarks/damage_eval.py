@@ -8,8 +8,13 @@ Scenes come from ``uavops.scene.make_scene`` with seeds >= 1000 (the training sc
 so the detector is scored on scenes it was not trained or tuned on. For every scene, on the same
 co-registered working grid:
 
-* pixel change F1 (truth: damage mask classes 1-4) of the detector and of the baselines
-  absdiff+Otsu, CVA+Otsu and 1-SSIM+Otsu, computed in the same run;
+* pixel change F1 (truth: damage mask classes 1-4) of three maps of ours -- ``detector``, the
+  network's pixel classes; ``detector_delineated``, what damage.tif holds without footprints (event
+  extents delineated as analysts map them, ``uavops.damage.delineation``); ``damage_tif``, what it
+  holds with the scene's footprints (building grades burnt in) -- and of the baselines absdiff+Otsu,
+  CVA+Otsu and 1-SSIM+Otsu computed in the same run, each also given the same delineation and
+  footprints (``<name>+mapped``: changed pixels delineated, a footprint flagged when most of it is),
+  so the footprints' help is not mistaken for the detector's;
 * the xView2-style score: 0.3 x localisation F1 + 0.7 x harmonic mean of the per-grade F1 over
   buildings (the four EMS grades). Localisation F1 is pixel F1 of "damaged" (truth mask classes 1-3)
   against the graded footprints (grade >= Possibly damaged) -- what damage.tif holds when footprints
@@ -42,6 +47,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from uavops.damage.baselines import BASELINES  # noqa: E402
 from uavops.damage.buildings import burn_grades, grade_buildings, read_footprints  # noqa: E402
+from uavops.damage.delineation import EXTENT_CLASS, package_classes  # noqa: E402
 from uavops.damage.detector import detect_changes  # noqa: E402
 from uavops.damage.inputs import ImagePair, load_pair  # noqa: E402
 from uavops.damage.metrics import f1, grade_f1s, harmonic_mean  # noqa: E402
@@ -64,6 +70,11 @@ VALIDATION_SCENES: list[tuple[str, int, str]] = [
     ("fire", 541, "osh"), ("fire", 542, "tashkent"),
 ]
 SIZE_M, GSD_CM = 200.0, 5.0
+#: The maps scored for change F1: the network's pixel classes, then what damage.tif holds without
+#: footprints (extents delineated) and with them (building grades burnt in).
+MAPS = ("detector", "detector_delineated", "damage_tif")
+#: Suffix of a baseline given the same delineation and footprints as damage.tif.
+MAPPED = "+mapped"
 
 
 class Counts:
@@ -93,11 +104,13 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
     from uavops.scene import is_current_scene, make_scene
 
     model = load_model(model_path)
-    change_c = {name: Counts() for name in ["detector", "detector_post_only", *BASELINES]}
-    field_c = {name: Counts() for name in ["detector", *BASELINES]}
+    mapped_names = [*MAPS, *BASELINES, *(f"{n}{MAPPED}" for n in BASELINES)]
+    change_c = {name: Counts() for name in ["detector_post_only", *mapped_names]}
+    field_c = {name: Counts() for name in mapped_names}
     loc_c, loc_post, loc_fp = Counts(), Counts(), Counts()
     pred_g, pred_g_post, truth_g = [], [], []
-    false_alarm = []
+    false_alarm: list[float] = []
+    false_alarm_map: list[float] = []
     per_scene = []
     for event, seed, location in scenes:
         d = cache / f"{event}_{seed}"
@@ -111,19 +124,15 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
         valid = change.compared & change.valid
         t_change = (truth >= 1) & (truth <= 4)
         t_loc = (truth >= 1) & (truth <= 3)
-        change_c["detector"].add(change.classes >= 1, t_change, valid)
         loc_c.add((change.classes >= 1) & (change.classes <= 3), t_loc, valid)
         assert change.pre_registered is not None
-        row = {"scene": f"{event}_{seed}", "seconds": round(dt, 2),
-               "detector_change_f1": round(_one(change.classes >= 1, t_change, valid).f1, 3)}
-        for name, fn in BASELINES.items():
-            b = fn(pair.post, change.pre_registered, valid)
-            change_c[name].add(b, t_change, valid)
-            row[f"{name}_f1"] = round(_one(b, t_change, valid).f1, 3)
+        row: dict[str, object] = {"scene": f"{event}_{seed}", "seconds": round(dt, 2)}
         fps = read_footprints(d / "buildings.geojson", pair.grid)
+        ids = _footprint_ids(fps, change.classes.shape)
         graded = grade_buildings(fps, change, pair.grid, model.card.get("grader"))
         pred_g += [b.damage_gra for b in graded]
         burnt = burn_grades(graded, change.classes.shape)
+        _score_maps(change_c, row, "", change.classes, burnt, pair, change.pre_registered, valid, t_change, ids)
         loc_fp.add((burnt >= 1) & (burnt <= 3), t_loc, valid)
         truth_g += [str(b.footprint.properties.get("damage_gra")) for b in graded]
         # Post-only.
@@ -141,13 +150,9 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
         fc = detect_changes(ImagePair(grid=pair.grid, post=pair.post, post_valid=pair.post_valid, pre=pre_field,
                                       pre_valid=pair.pre_valid), model=model, progress=False)
         fvalid = fc.compared & fc.valid
-        field_c["detector"].add(fc.classes >= 1, t_change, fvalid)
-        row["field_detector_change_f1"] = round(_one(fc.classes >= 1, t_change, fvalid).f1, 3)
         assert fc.pre_registered is not None
-        for name, fn in BASELINES.items():
-            b = fn(pair.post, fc.pre_registered, fvalid)
-            field_c[name].add(b, t_change, fvalid)
-            row[f"field_{name}_f1"] = round(_one(b, t_change, fvalid).f1, 3)
+        fburnt = burn_grades(grade_buildings(fps, fc, pair.grid, model.card.get("grader")), fc.classes.shape)
+        _score_maps(field_c, row, "field_", fc.classes, fburnt, pair, fc.pre_registered, fvalid, t_change, ids)
         # No-damage pair: the pre flight against a perturbed copy of itself (3 full-resolution px shift).
         shift = 3.0 / pair.grid.scale
         fake = apply_nuisance(pair.pre, Nuisance(exposure=1.3, white_balance=(1.1, 1.0, 0.88), gamma=0.9,
@@ -155,8 +160,12 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
         nd = detect_changes(ImagePair(grid=pair.grid, post=fake, post_valid=pair.pre_valid, pre=pair.pre,
                                       pre_valid=pair.pre_valid), model=model, progress=False)
         fa = float(((nd.classes >= 1) & nd.valid).sum() / max(nd.valid.sum(), 1))
+        nd_map = package_classes(nd.classes, nd.valid, pair.grid)
+        fa_map = float(((nd_map >= 1) & nd.valid).sum() / max(nd.valid.sum(), 1))
         false_alarm.append(fa)
+        false_alarm_map.append(fa_map)
         row["no_damage_flagged_frac"] = round(fa, 5)
+        row["no_damage_flagged_frac_damage_tif"] = round(fa_map, 5)
         row["buildings"] = len(graded)
         per_scene.append(row)
         print(json.dumps(row), flush=True)
@@ -164,6 +173,7 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
     grade_post = grade_f1s(pred_g_post, truth_g)
     best_base = max(change_c[n].f1 for n in BASELINES)
     best_field = max(field_c[n].f1 for n in BASELINES)
+    best_field_mapped = max(field_c[f"{n}{MAPPED}"].f1 for n in BASELINES)
     result = {
         "scenes": len(scenes),
         "buildings": len(truth_g),
@@ -175,6 +185,10 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
             "change_f1": {k: round(v.f1, 4) for k, v in field_c.items()},
             "best_baseline_change_f1": round(best_field, 4),
             "change_f1_ratio_vs_best_baseline": round(field_c["detector"].f1 / max(best_field, 1e-9), 2),
+            "damage_tif_ratio_vs_best_baseline": round(field_c["damage_tif"].f1 / max(best_field, 1e-9), 2),
+            "best_mapped_baseline_change_f1": round(best_field_mapped, 4),
+            "damage_tif_ratio_vs_best_mapped_baseline": round(
+                field_c["damage_tif"].f1 / max(best_field_mapped, 1e-9), 2),
         },
         "localisation_f1_pixels": round(loc_c.f1, 4),
         "localisation_f1": round(loc_fp.f1, 4),
@@ -185,9 +199,51 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
         "post_only": {"localisation_f1": round(loc_post.f1, 4), "grade_f1": {k: round(v, 4) for k, v in grade_post.items()},
                       "xview2_score": round(0.3 * loc_post.f1 + 0.7 * harmonic_mean(list(grade_post.values())), 4)},
         "no_damage_flagged_frac_max": round(max(false_alarm), 5),
+        "no_damage_flagged_frac_max_damage_tif": round(max(false_alarm_map), 5),
         "per_scene": per_scene,
     }
     return result
+
+
+def _footprint_ids(fps: list, shape: tuple[int, int]) -> np.ndarray:
+    """Raster of footprint numbers (1..n, 0 outside), to give baselines the same footprints."""
+    from rasterio.features import rasterize
+    from shapely.geometry import mapping
+    if not fps:
+        return np.zeros(shape, np.int32)
+    return rasterize([(mapping(f.geometry_grid), i) for i, f in enumerate(fps, 1)], out_shape=shape, fill=0,
+                     dtype="int32")
+
+
+def _mapped_baseline(changed: np.ndarray, valid: np.ndarray, pair: ImagePair, ids: np.ndarray) -> np.ndarray:
+    """A baseline given what damage.tif gets: its changed pixels delineated as extent (holes filled,
+    gaps bridged), then each footprint flagged as a whole when most of its pixels are."""
+    classes = np.where(changed, EXTENT_CLASS, 0).astype(np.uint8)
+    out = package_classes(classes, valid, pair.grid) >= 1
+    n = int(ids.max())
+    if n:
+        inside = (ids > 0) & valid
+        share = np.bincount(ids[inside], weights=changed[inside], minlength=n + 1) / np.maximum(
+            np.bincount(ids[inside], minlength=n + 1), 1)
+        out[ids > 0] = (share > 0.5)[ids[ids > 0]]
+    return out
+
+
+def _score_maps(counts: dict[str, Counts], row: dict[str, object], prefix: str, classes: np.ndarray,
+                burnt: np.ndarray, pair: ImagePair, pre_registered: np.ndarray, valid: np.ndarray,
+                truth: np.ndarray, ids: np.ndarray) -> None:
+    """Change F1 of the network's map, of damage.tif without and with footprints, and of the
+    baselines, plain and given the same delineation and footprints."""
+    maps = {"detector": classes >= 1,
+            "detector_delineated": package_classes(classes, valid, pair.grid) >= 1,
+            "damage_tif": package_classes(classes, valid, pair.grid, burnt) >= 1}
+    for name, fn in BASELINES.items():
+        b = fn(pair.post, pre_registered, valid)
+        maps[name] = b
+        maps[f"{name}{MAPPED}"] = _mapped_baseline(b, valid, pair, ids)
+    for name, m in maps.items():
+        counts[name].add(m, truth, valid)
+        row[f"{prefix}{name}_f1"] = round(_one(m, truth, valid).f1, 3)
 
 
 def _one(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> Counts:

@@ -11,6 +11,7 @@ from rasterio.enums import Resampling
 
 from uavops.damage import ImagePair, detect_changes, load_pair
 from uavops.damage.baselines import BASELINES
+from uavops.damage.delineation import package_classes
 from uavops.damage.metrics import pixel_f1
 from uavops.damage.perturb import Nuisance, apply_nuisance
 
@@ -51,6 +52,10 @@ def test_no_damage_pair_with_nuisances_flags_under_one_percent(quake_scene: Path
                                   pre_valid=pair.pre_valid), progress=False)
     flagged = ((nd.classes >= 1) & nd.valid).sum() / nd.valid.sum()
     assert flagged < 0.01, f"{flagged:.2%} of an undamaged pair flagged"
+    # and in the map the package writes (extents delineated: holes filled, gaps bridged)
+    mapped = package_classes(nd.classes, nd.valid, pair.grid)
+    flagged_map = ((mapped >= 1) & nd.valid).sum() / nd.valid.sum()
+    assert flagged_map < 0.01, f"{flagged_map:.2%} of an undamaged pair flagged in damage.tif"
 
 
 def test_sun_angle_and_exposure_change_outside_damage_flags_under_one_percent(quake_change):

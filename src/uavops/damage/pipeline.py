@@ -16,6 +16,7 @@ from ..errors import InputError
 from ..files import output_folder, write_json
 from ..package import DAMAGE_GRADES, EVENT_TYPES, DamagePackageMeta, EventInfo, PackageFile, sha256_file
 from .buildings import GradedBuilding, burn_grades, grade_buildings, read_footprints
+from .delineation import burn_building_grades, delineate_extent
 from .detector import ChangeMap, detect_changes
 from .inputs import ImagePair, load_pair
 from .model import load_model
@@ -23,7 +24,7 @@ from .outputs import grade_counts, write_change_mask, write_damage_cog, write_ge
 from .polygons import AreaPolygon, damage_polygons, extent_polygons, grid_geometry_to_output
 from .report import Place, render_report
 
-__all__ = ["DamageOptions", "DamageResult", "run_damage", "guess_event", "EVENT_CHOICES"]
+__all__ = ["EVENT_CHOICES", "DamageOptions", "DamageResult", "guess_event", "run_damage"]
 
 EVENT_CHOICES = ("auto", "earthquake", "flood", "mudflow", "tailings_dam_failure", "fire", "industrial", "landslide")
 
@@ -132,6 +133,9 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
     change = detect_changes(pair, model=model, progress=opts.progress)
     event = guess_event(change) if opts.event == "auto" else opts.event
     graded = grade_buildings(footprints, change, grid, model.card.get("grader"))
+    # Extents as an analyst maps them (roads through a burn scar, trees standing in a flood): the
+    # polygons, damage.tif and the summary all use this one delineation.
+    delineate_extent(change.classes, change.valid, grid)
     areas = [] if footprints else damage_polygons(change.classes, change.probs, grid)
     extents = extent_polygons(change.classes, change.probs, grid)
 
@@ -160,9 +164,7 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
     write_geojson(out / "event_extent.geojson", ext_feats, pixel_grid=not grid.georeferenced)
     if graded:
         # With footprints, a building's pixels carry its grade (what the grader decided, not the raw pixels).
-        burnt = burn_grades(graded, change.classes.shape)
-        inside = burnt != 255
-        change.classes[inside & change.valid] = burnt[inside & change.valid]
+        burn_building_grades(change.classes, change.valid, burn_grades(graded, change.classes.shape))
     write_damage_cog(out / "damage.tif", change, grid)
     if not grid.georeferenced:
         write_change_mask(out / "change_mask.png", change, grid)

@@ -1,0 +1,108 @@
+"""Event extents delineated as an analyst maps them, and building grades burnt into the package map."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from uavops.damage.delineation import (
+    EXTENT_CLASS,
+    EXTENT_MAX_HOLE_M2,
+    burn_building_grades,
+    delineate_extent,
+    package_classes,
+)
+from uavops.damage.inputs import WorkGrid
+
+GSD_M = 0.2
+
+
+def _grid(h: int, w: int) -> WorkGrid:
+    return WorkGrid(width=w, height=h, scale=4.0, full_width=4 * w, full_height=4 * h,
+                    gsd_m=GSD_M, native_gsd_m=0.05)
+
+
+def _scar(h: int = 600, w: int = 600) -> np.ndarray:
+    """A square burn scar (rows/cols 100-500) on a 20 cm grid, all valid."""
+    classes = np.zeros((h, w), np.uint8)
+    classes[100:500, 100:500] = EXTENT_CLASS
+    return classes
+
+
+def test_small_enclosed_holes_join_the_extent_and_large_ones_stay_out():
+    classes = _scar()
+    classes[200:215, 200:215] = 0        # a tree crown standing in the water: 3 m x 3 m = 9 m2
+    classes[300:420, 300:420] = 0        # a dry compound: 24 m x 24 m = 576 m2 > 400 m2
+    valid = np.ones(classes.shape, bool)
+    added = delineate_extent(classes, valid, _grid(*classes.shape))
+    assert (classes[200:215, 200:215] == EXTENT_CLASS).all()
+    assert (classes[305:415, 305:415] == 0).all(), "a hole larger than a house plot was filled"
+    assert added[200:215, 200:215].all() and added.sum() < 15 * 15 + 4 * 120 * 6
+
+
+def test_the_hole_size_limit_is_in_square_metres():
+    side_px = int(np.sqrt(EXTENT_MAX_HOLE_M2) / GSD_M)      # 100 px = 20 m: exactly at the limit
+    for side, filled in ((side_px - 2, True), (side_px + 6, False)):
+        classes = _scar()
+        classes[150:150 + side, 150:150 + side] = 0
+        delineate_extent(classes, np.ones(classes.shape, bool), _grid(*classes.shape), close_m=0.0)
+        inner = classes[152:148 + side, 152:148 + side]
+        assert (inner == EXTENT_CLASS).all() == filled, f"{side * GSD_M:.1f} m hole"
+
+
+def test_narrow_gaps_are_bridged_but_a_street_is_not():
+    classes = _scar()
+    classes[100:500, 250:254] = 0        # a 0.8 m crack through the scar: bridged
+    classes[100:500, 350:390] = 0        # an 8 m street crossing the whole scar: open at both ends, stays out
+    delineate_extent(classes, np.ones(classes.shape, bool), _grid(*classes.shape))
+    assert (classes[110:490, 250:254] == EXTENT_CLASS).all()
+    assert (classes[110:490, 360:380] == 0).all()
+
+
+def test_holes_touching_the_image_edge_are_not_holes():
+    classes = np.zeros((300, 300), np.uint8)
+    classes[:, :] = EXTENT_CLASS
+    classes[0:20, 100:120] = 0           # open to the edge: outside the picture it may go on
+    delineate_extent(classes, np.ones(classes.shape, bool), _grid(*classes.shape), close_m=0.0)
+    assert (classes[0:20, 100:120] == 0).all()
+
+
+def test_damage_grades_and_no_data_are_never_overwritten():
+    classes = _scar()
+    classes[200:210, 200:210] = 2        # a damaged building's pixels inside the scar
+    classes[220:230, 220:230] = 0
+    valid = np.ones(classes.shape, bool)
+    valid[220:230, 220:230] = False      # outside the mosaic's coverage
+    delineate_extent(classes, valid, _grid(*classes.shape))
+    assert (classes[200:210, 200:210] == 2).all()
+    assert (classes[220:230, 220:230] == 0).all()
+
+
+def test_without_extent_nothing_changes():
+    classes = np.zeros((200, 200), np.uint8)
+    classes[50:60, 50:60] = 3
+    before = classes.copy()
+    added = delineate_extent(classes, np.ones(classes.shape, bool), None)
+    assert not added.any() and (classes == before).all()
+
+
+def test_pixel_grid_uses_the_default_working_pixel():
+    """No GSD (plain PNG pair): the same sizes as at the default 20 cm working pixel."""
+    classes = _scar()
+    classes[200:215, 200:215] = 0
+    classes[300:420, 300:420] = 0
+    delineate_extent(classes, np.ones(classes.shape, bool), None)
+    assert (classes[200:215, 200:215] == EXTENT_CLASS).all() and (classes[305:415, 305:415] == 0).all()
+
+
+def test_package_classes_burns_building_grades_over_the_delineated_extent():
+    classes = _scar()
+    classes[200:215, 200:215] = 0        # an intact house inside the flood: the hole is filled ...
+    grades = np.full(classes.shape, 255, np.uint8)
+    grades[200:215, 200:215] = 0         # ... but the grader says "No visible damage" for its footprint
+    grades[400:420, 400:420] = 1
+    valid = np.ones(classes.shape, bool)
+    out = package_classes(classes, valid, _grid(*classes.shape), grades)
+    assert (out[200:215, 200:215] == 0).all() and (out[400:420, 400:420] == 1).all()
+    assert (classes[400:420, 400:420] == EXTENT_CLASS).all(), "the input map must not be modified"
+    burn_building_grades(classes, valid, grades)
+    assert (classes[200:215, 200:215] == 0).all()
