@@ -152,7 +152,11 @@ FEATURE_NAMES: tuple[str, ...] = (
     *(f"ring_p_{c}" for c in CLASS_NAMES), "ring_changed", "compared", "log_area_px",
     # added with the 2.1 recipe's grader (model 1.1); older graders list the features they use in their card
     "extent_dist_m", *(f"extent_within_{d:g}m" for d in EXTENT_NEAR_M),
-    "neighbourhood_changed", "neighbourhood_extent")
+    "neighbourhood_changed", "neighbourhood_extent",
+    # added with recipe 2.2's grader: new dark spots (roof holes) inside the footprint, see cues.new_dark_spots
+    "in_new_spots", "in_new_spot_frac")
+#: A new-spot pixel counts towards ``in_new_spot_frac`` above this (0..255; ~0.25 in log luminance).
+NEW_SPOT_MIN = 64
 
 
 def building_features(footprints: list[Footprint], change: ChangeMap, grid: WorkGrid
@@ -213,8 +217,10 @@ def building_features(footprints: list[Footprint], change: ChangeMap, grid: Work
     dist_m = _extent_distance_m(ids, n, extent, px_m)
     hood, _ = means(ids, _neighbourhood_planes(change.classes, extent, px_m))
     near = [(dist_m <= d).astype(np.float64) for d in EXTENT_NEAR_M]
+    spots = change.new_spots if change.new_spots is not None else np.zeros((h, w), np.uint8)
+    m_spots, _ = means(ids, np.stack([spots.astype(np.float32) / 255.0, (spots >= NEW_SPOT_MIN).astype(np.float32)]))
     feats = np.concatenate([m_in[:nf] / 255.0, m_ring / 255.0, m_in[nf + 1:nf + 2], np.log1p(c_in)[None],
-                            dist_m[None], np.stack(near), hood]).T.astype(np.float32)
+                            dist_m[None], np.stack(near), hood, m_spots]).T.astype(np.float32)
     return feats, c_in, m_in[nf]
 
 

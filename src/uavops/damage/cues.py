@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 __all__ = ["CUE_NAMES", "ColourMatch", "colour_match", "compute_cues", "single_image_indices", "MARGIN_PX",
-           "Sharpness", "match_sharpness"]
+           "SPOT_PX", "Sharpness", "match_sharpness", "new_dark_spots"]
 
 CUE_NAMES: tuple[str, ...] = (
     "has_pre",
@@ -252,3 +252,36 @@ def compute_cues(post: np.ndarray, pre: np.ndarray | None = None, match: ColourM
     out[6] = np.maximum(shadow_p, shadow_q)
     out[17:21] = single_image_indices(q)
     return out
+
+
+#: Dark spots narrower than this (working px, ~1 m at 20 cm) are what :func:`new_dark_spots` looks for.
+SPOT_PX = 5
+#: Log-luminance depth that counts as a full-strength spot (1.0: e^1, a spot ~2.7x darker than its roof).
+_SPOT_DEPTH = 1.0
+
+
+def new_dark_spots(post: np.ndarray, pre: np.ndarray, match: ColourMatch | None = None,
+                   sharpness: Sharpness | None = None) -> np.ndarray:
+    """(H, W) float32 in 0..1: dark spots under ~1 m across in the post image that the pre image lacks.
+
+    Why: the first sign of earthquake damage on a roof is a few holes or fallen tiles of a few tens of
+    centimetres -- one to three working pixels, too small to move the mean of any cue over a roof, so
+    the building grader would otherwise not see a "Possibly damaged" roof at all. A black-hat (closing
+    minus image, in log luminance, so exposure cancels) measures how much darker than its surroundings
+    each spot is; the pre image's own spots (vents, chimneys, skylights), widened by a pixel for the
+    residual misregistration, are subtracted.
+    """
+    lp = _log_rgb(post)
+    lq = _log_rgb(pre)
+    if match is not None:
+        lq = lq * np.asarray(match.gain, np.float32) + np.asarray(match.offset, np.float32)
+    lp, lq = lp.mean(axis=2), lq.mean(axis=2)
+    if sharpness is not None and sharpness.pre_sigma_px > 0:
+        lq = _blur(lq, sharpness.pre_sigma_px)
+    if sharpness is not None and sharpness.post_sigma_px > 0:
+        lp = _blur(lp, sharpness.post_sigma_px)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (SPOT_PX, SPOT_PX))
+    dp = cv2.morphologyEx(lp, cv2.MORPH_BLACKHAT, k, borderType=cv2.BORDER_REFLECT)
+    dq = cv2.dilate(cv2.morphologyEx(lq, cv2.MORPH_BLACKHAT, k, borderType=cv2.BORDER_REFLECT),
+                    np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REFLECT)
+    return np.clip((dp - dq) / _SPOT_DEPTH, 0.0, 1.0)

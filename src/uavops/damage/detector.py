@@ -15,7 +15,16 @@ import numpy as np
 
 from ..progress import progress_bar
 from .coreg import Registration, coregister
-from .cues import CUE_NAMES, MARGIN_PX, ColourMatch, Sharpness, colour_match, compute_cues, match_sharpness
+from .cues import (
+    CUE_NAMES,
+    MARGIN_PX,
+    ColourMatch,
+    Sharpness,
+    colour_match,
+    compute_cues,
+    match_sharpness,
+    new_dark_spots,
+)
 from .inputs import ImagePair
 from .model import CLASS_NAMES, ChangeModel, load_model
 
@@ -42,6 +51,7 @@ class ChangeMap:
     model_version: str
     single_image_indices: np.ndarray | None = None   # (4, H, W) uint8: water, mud, burn, rubble (post)
     pre_registered: np.ndarray | None = None          # (H, W, 3) uint8 pre image on the post grid
+    new_spots: np.ndarray | None = None               # (H, W) uint8, cues.new_dark_spots x 255 (0 where not compared)
     cue_planes: np.ndarray | None = None              # (len(GRADE_CUES), H, W) uint8, see GRADE_CUES
     notes: list[str] = field(default_factory=list)
 
@@ -125,6 +135,7 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
     probs = np.zeros((k, h, w), np.uint8)
     indices = np.zeros((4, h, w), np.uint8)
     planes = np.zeros((len(GRADE_CUES), h, w), np.uint8)
+    spots = np.zeros((h, w), np.uint8)
     plane_idx = [CUE_NAMES.index(n) for n, _, _ in GRADE_CUES]
     plane_scale = np.asarray([255.0 / sc for _, sc, _ in GRADE_CUES], np.float32)[:, None, None]
     plane_abs = [i for i, (_, _, a) in enumerate(GRADE_CUES) if a]
@@ -157,6 +168,10 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
             sel = cues[plane_idx, cy:cy + th, cx:cx + tw]
             sel[plane_abs] = np.abs(sel[plane_abs])
             planes[:, y:y + th, x:x + tw] = np.clip(sel * plane_scale + 0.5, 0, 255)
+            if sub_pre is not None:
+                sp = new_dark_spots(sub_post, sub_pre, match, sharp)[cy:cy + th, cx:cx + tw]
+                sp[~sub_cmp[cy:cy + th, cx:cx + tw]] = 0.0
+                spots[y:y + th, x:x + tw] = np.clip(sp * 255.0 + 0.5, 0, 255)
             bar.advance(task)
     classes = decide_classes(probs, valid, np.asarray(model.card.get("class_log_bias", [0.0] * k), np.float32))
     probs[:, ~valid] = 0
@@ -170,4 +185,4 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
                      f"(Gaussian blur of {sigma:.2f} working px on the sharper one)")
     return ChangeMap(classes=classes, probs=probs, valid=valid, compared=compared, registration=reg,
                      colour=match, model_version=model.version, single_image_indices=indices,
-                     pre_registered=pre, cue_planes=planes, notes=notes)
+                     pre_registered=pre, cue_planes=planes, new_spots=spots, notes=notes)
