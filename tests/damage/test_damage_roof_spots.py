@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from uavops.damage.cues import new_dark_spots
 from uavops.damage.perturb import Nuisance, apply_nuisance
@@ -56,17 +57,23 @@ def test_building_features_carry_the_spots_of_each_roof():
 
     h = w = 200
     spots = np.zeros((h, w), np.uint8)
-    spots[20:22, 20:23] = spots[30:32, 35:38] = 230       # holes in the first roof only
+    spots[20:22, 20:23] = spots[30:32, 35:38] = 230       # the same two holes in the first roof ...
+    spots[70:72, 70:73] = spots[80:82, 85:88] = 230       # ... and in a roof twice as large
     change = ChangeMap(classes=np.zeros((h, w), np.uint8), probs=np.zeros((5, h, w), np.uint8),
                        valid=np.ones((h, w), bool), compared=np.ones((h, w), bool), registration=None, colour=None,
                        model_version="test", new_spots=spots)
     change.probs[0] = 255
     grid = WorkGrid(width=w, height=h, scale=1.0, full_width=w, full_height=h, gsd_m=0.2)
-    fps = [Footprint("a", None, box(10, 10, 50, 50), {}), Footprint("b", None, box(110, 110, 150, 150), {})]
+    fps = [Footprint("a", None, box(10, 10, 50, 50), {}), Footprint("b", None, box(110, 110, 150, 150), {}),
+           Footprint("c", None, box(60, 60, 100, 140), {})]
     feats, _, _ = building_features(fps, change, grid)
     mean, frac = FEATURE_NAMES.index("in_new_spots"), FEATURE_NAMES.index("in_new_spot_frac")
+    count = FEATURE_NAMES.index("in_new_spot_log_px")
     assert feats[0, mean] > 0.005 and feats[0, frac] > 0.005
-    assert feats[1, mean] == 0 and feats[1, frac] == 0
+    assert feats[1, mean] == 0 and feats[1, frac] == 0 and feats[1, count] == 0
+    # holes are counted as well as averaged: a large roof with the same holes is as cracked
+    assert feats[2, frac] < feats[0, frac] / 1.5
+    assert feats[2, count] == pytest.approx(feats[0, count]) and feats[0, count] == pytest.approx(np.log1p(12))
 
 
 def test_on_a_generated_earthquake_cracked_roofs_show_more_new_spots_than_intact_ones(quake_scene):

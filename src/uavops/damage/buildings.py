@@ -154,7 +154,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "extent_dist_m", *(f"extent_within_{d:g}m" for d in EXTENT_NEAR_M),
     "neighbourhood_changed", "neighbourhood_extent",
     # added with recipe 2.2's grader: new dark spots (roof holes) inside the footprint, see cues.new_dark_spots
-    "in_new_spots", "in_new_spot_frac")
+    "in_new_spots", "in_new_spot_frac", "in_new_spot_log_px")
 #: A new-spot pixel counts towards ``in_new_spot_frac`` above this (0..255; ~0.25 in log luminance).
 NEW_SPOT_MIN = 64
 
@@ -220,7 +220,8 @@ def building_features(footprints: list[Footprint], change: ChangeMap, grid: Work
     spots = change.new_spots if change.new_spots is not None else np.zeros((h, w), np.uint8)
     m_spots, _ = means(ids, np.stack([spots.astype(np.float32) / 255.0, (spots >= NEW_SPOT_MIN).astype(np.float32)]))
     feats = np.concatenate([m_in[:nf] / 255.0, m_ring / 255.0, m_in[nf + 1:nf + 2], np.log1p(c_in)[None],
-                            dist_m[None], np.stack(near), hood, m_spots]).T.astype(np.float32)
+                            dist_m[None], np.stack(near), hood, m_spots,
+                            np.log1p(m_spots[1] * c_in)[None]]).T.astype(np.float32)
     return feats, c_in, m_in[nf]
 
 
