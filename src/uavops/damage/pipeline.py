@@ -133,7 +133,7 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
     change = detect_changes(pair, model=model, progress=opts.progress)
     event = guess_event(change) if opts.event == "auto" else opts.event
     graded = grade_buildings(footprints, change, grid, model.card.get("grader"))
-    # Extents as an analyst maps them (roads through a burn scar, trees standing in a flood): the
+    # Extents as an analyst maps them (unburnt patches inside a scar, trees standing in a flood): the
     # polygons, damage.tif and the summary all use this one delineation.
     delineate_extent(change.classes, change.valid, grid)
     areas = [] if footprints else damage_polygons(change.classes, change.probs, grid)
