@@ -216,8 +216,12 @@ def single_image_indices(img: _Image) -> np.ndarray:
 
 
 def compute_cues(post: np.ndarray, pre: np.ndarray | None = None, match: ColourMatch | None = None,
-                 sharpness: Sharpness | None = None) -> np.ndarray:
-    """Cue stack (len(CUE_NAMES), H, W) float32 for one tile (include MARGIN_PX of context around it)."""
+                 sharpness: Sharpness | None = None, spots_out: np.ndarray | None = None) -> np.ndarray:
+    """Cue stack (len(CUE_NAMES), H, W) float32 for one tile (include MARGIN_PX of context around it).
+
+    ``spots_out`` (H, W) float32, when given with a pre image, receives :func:`new_dark_spots` of the
+    tile, from the luminances computed here (not a cue of the network: the building grader's).
+    """
     h, w = post.shape[:2]
     lp = _log_rgb(post)
     p = _Image(lp)
@@ -251,6 +255,8 @@ def compute_cues(post: np.ndarray, pre: np.ndarray | None = None, match: ColourM
     shadow_q = np.clip(-q.lnorm / 0.4, 0, 1)
     out[6] = np.maximum(shadow_p, shadow_q)
     out[17:21] = single_image_indices(q)
+    if spots_out is not None:
+        spots_out[...] = _new_spots(p.l, q.l)
     return out
 
 
@@ -271,15 +277,13 @@ def new_dark_spots(post: np.ndarray, pre: np.ndarray, match: ColourMatch | None 
     each spot is; the pre image's own spots (vents, chimneys, skylights), widened by a pixel for the
     residual misregistration, are subtracted.
     """
-    lp = _log_rgb(post)
-    lq = _log_rgb(pre)
-    if match is not None:
-        lq = lq * np.asarray(match.gain, np.float32) + np.asarray(match.offset, np.float32)
-    lp, lq = lp.mean(axis=2), lq.mean(axis=2)
-    if sharpness is not None and sharpness.pre_sigma_px > 0:
-        lq = _blur(lq, sharpness.pre_sigma_px)
-    if sharpness is not None and sharpness.post_sigma_px > 0:
-        lp = _blur(lp, sharpness.post_sigma_px)
+    out = np.zeros(post.shape[:2], np.float32)
+    compute_cues(post, pre, match, sharpness, spots_out=out)
+    return out
+
+
+def _new_spots(lp: np.ndarray, lq: np.ndarray) -> np.ndarray:
+    """:func:`new_dark_spots` from the two images' log luminances (colour-matched, same sharpness)."""
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (SPOT_PX, SPOT_PX))
     dp = cv2.morphologyEx(lp, cv2.MORPH_BLACKHAT, k, borderType=cv2.BORDER_REFLECT)
     dq = cv2.dilate(cv2.morphologyEx(lq, cv2.MORPH_BLACKHAT, k, borderType=cv2.BORDER_REFLECT),

@@ -23,7 +23,6 @@ from .cues import (
     colour_match,
     compute_cues,
     match_sharpness,
-    new_dark_spots,
 )
 from .inputs import ImagePair
 from .model import CLASS_NAMES, ChangeModel, load_model
@@ -155,7 +154,8 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
             sub_post = post_cues_src[y0:y1, x0:x1]
             sub_cmp = compared[y0:y1, x0:x1]
             sub_pre = pre_cues_src[y0:y1, x0:x1] if pre_cues_src is not None and sub_cmp.any() else None
-            cues = compute_cues(sub_post, sub_pre, match, sharp)
+            sp = np.zeros(sub_post.shape[:2], np.float32)
+            cues = compute_cues(sub_post, sub_pre, match, sharp, spots_out=sp)
             if sub_pre is not None and not sub_cmp.all():
                 # Where the pre image has no data, behave exactly like the single-image model.
                 single = compute_cues(sub_post, None)
@@ -169,9 +169,8 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
             sel[plane_abs] = np.abs(sel[plane_abs])
             planes[:, y:y + th, x:x + tw] = np.clip(sel * plane_scale + 0.5, 0, 255)
             if sub_pre is not None:
-                sp = new_dark_spots(sub_post, sub_pre, match, sharp)[cy:cy + th, cx:cx + tw]
-                sp[~sub_cmp[cy:cy + th, cx:cx + tw]] = 0.0
-                spots[y:y + th, x:x + tw] = np.clip(sp * 255.0 + 0.5, 0, 255)
+                sp[~sub_cmp] = 0.0
+                spots[y:y + th, x:x + tw] = np.clip(sp[cy:cy + th, cx:cx + tw] * 255.0 + 0.5, 0, 255)
             bar.advance(task)
     classes = decide_classes(probs, valid, np.asarray(model.card.get("class_log_bias", [0.0] * k), np.float32))
     probs[:, ~valid] = 0
