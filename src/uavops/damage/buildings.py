@@ -25,7 +25,7 @@ from ..errors import DetectionError, InputError
 from ..package import DAMAGE_GRADES
 from .detector import GRADE_CUES, ChangeMap
 from .inputs import WorkGrid
-from .model import CLASS_NAMES
+from .model import CLASS_NAMES, EXTENT_CLASS
 
 __all__ = [
     "FEATURE_NAMES",
@@ -207,7 +207,7 @@ def building_features(footprints: list[Footprint], change: ChangeMap, grid: Work
         return sums / np.maximum(counts, 1)[None], counts
 
     changed = ((change.classes >= 1) & (change.classes <= 3)).astype(np.uint8)[None]
-    extent = change.classes == 4
+    extent = change.classes == EXTENT_CLASS
     in_stack = np.concatenate([change.probs, planes, changed * 255, extent.astype(np.uint8)[None] * 255,
                                change.valid[None].astype(np.uint8), change.compared[None].astype(np.uint8)])
     m_in, c_in = means(ids, in_stack)

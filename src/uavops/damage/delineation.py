@@ -20,12 +20,11 @@ import cv2
 import numpy as np
 
 from .inputs import WorkGrid
+from .model import EXTENT_CLASS
 
 __all__ = ["EXTENT_CLASS", "EXTENT_CLOSE_M", "EXTENT_MAX_HOLE_M2", "burn_building_grades", "delineate_extent",
            "package_classes"]
 
-#: Class index of "event extent" in the detector's class map (see ``detector.CLASS_NAMES``).
-EXTENT_CLASS = 4
 #: Gaps narrower than about twice this are bridged (chosen on the validation seeds among 0-8 m).
 EXTENT_CLOSE_M = 1.0
 #: Enclosed holes up to this area join the extent (chosen on the validation seeds among 100 m² to all).

@@ -23,10 +23,12 @@ import numpy as np
 from ..errors import DetectionError
 from .cues import CUE_NAMES
 
-__all__ = ["CLASS_NAMES", "ChangeModel", "load_model", "MODEL_DIR"]
+__all__ = ["CLASS_NAMES", "EXTENT_CLASS", "ChangeModel", "load_model", "MODEL_DIR"]
 
 #: Output classes of the network; the first four are the EMS grades at pixel level.
 CLASS_NAMES: tuple[str, ...] = ("none", "possibly_damaged", "damaged", "destroyed", "event_extent")
+#: Index of the event extent (water, mud, burn scar, debris) in the class map.
+EXTENT_CLASS = CLASS_NAMES.index("event_extent")
 
 MODEL_DIR = Path(str(resources.files("uavops.damage") / "model"))
 

@@ -19,7 +19,7 @@ from .buildings import GradedBuilding, burn_grades, grade_buildings, read_footpr
 from .delineation import burn_building_grades, delineate_extent
 from .detector import ChangeMap, detect_changes
 from .inputs import ImagePair, load_pair
-from .model import load_model
+from .model import EXTENT_CLASS, load_model
 from .outputs import grade_counts, write_change_mask, write_damage_cog, write_geojson
 from .polygons import AreaPolygon, damage_polygons, extent_polygons, grid_geometry_to_output
 from .report import Place, render_report
@@ -68,7 +68,7 @@ def guess_event(change: ChangeMap) -> str:
     base = change.single_image_indices[:, change.valid & ~sel].astype(np.float32).mean(axis=1) / 255.0 \
         if (change.valid & ~sel).any() else np.zeros(4)
     lift = means - base
-    extent_share = float((change.classes[sel] == 4).mean())
+    extent_share = float((change.classes[sel] == EXTENT_CLASS).mean())
     names = ("flood", "mudflow", "fire", "earthquake")
     k = int(np.argmax(lift))
     if extent_share < 0.2 and names[k] in ("flood", "mudflow"):
@@ -171,7 +171,7 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
 
     px_area = grid.pixel_area_m2
     damaged_px = int(((change.classes >= 1) & (change.classes <= 3)).sum())
-    extent_px = int((change.classes == 4).sum())
+    extent_px = int((change.classes == EXTENT_CLASS).sum())
     counts = grade_counts(b.damage_gra for b in graded) if graded else grade_counts(a.damage_gra for a in areas if a.damage_gra)
     valid_px = int(change.valid.sum())
     summary: dict[str, Any] = {

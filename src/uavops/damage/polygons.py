@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..package import DAMAGE_GRADES
 from .inputs import WorkGrid
+from .model import EXTENT_CLASS
 
 __all__ = ["AreaPolygon", "damage_polygons", "extent_polygons", "grid_geometry_to_output"]
 
@@ -91,8 +92,8 @@ def damage_polygons(classes: np.ndarray, probs: np.ndarray, grid: WorkGrid, min_
 
 
 def extent_polygons(classes: np.ndarray, probs: np.ndarray, grid: WorkGrid, min_area_m2: float = 20.0) -> list[AreaPolygon]:
-    """Event extent (flood water, mud, burn scar) polygons from class 4."""
-    m = _clean(classes == 4, _px(1.0, grid, 3), _px(2.0, grid, 7))
+    """Event extent (flood water, mud, burn scar) polygons from the EXTENT_CLASS pixels."""
+    m = _clean(classes == EXTENT_CLASS, _px(1.0, grid, 3), _px(2.0, grid, 7))
     min_px = int(min_area_m2 / grid.pixel_area_m2) if grid.pixel_area_m2 else 200
     out = []
     for g, (sy, sx, inside) in _polygons(m, max(9, min_px)):
