@@ -53,6 +53,7 @@ from uavops.damage.inputs import ImagePair, load_pair  # noqa: E402
 from uavops.damage.metrics import f1, grade_f1s, harmonic_mean  # noqa: E402
 from uavops.damage.model import load_model  # noqa: E402
 from uavops.damage.perturb import Nuisance, apply_nuisance, random_nuisance  # noqa: E402
+from uavops.damage.pipeline import guess_event  # noqa: E402
 
 EVAL_SCENES: list[tuple[str, int, str]] = [
     ("earthquake", 1001, "almaty"), ("earthquake", 1002, "osh"), ("earthquake", 1003, "bishkek"),
@@ -111,6 +112,7 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
     pred_g, pred_g_post, truth_g = [], [], []
     false_alarm: list[float] = []
     false_alarm_map: list[float] = []
+    guessed: list[bool] = []
     per_scene = []
     for event, seed, location in scenes:
         d = cache / f"{event}_{seed}"
@@ -132,7 +134,8 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
         graded = grade_buildings(fps, change, pair.grid, model.card.get("grader"))
         pred_g += [b.damage_gra for b in graded]
         burnt = burn_grades(graded, change.classes.shape)
-        _score_maps(change_c, row, "", change.classes, burnt, pair, change.pre_registered, valid, t_change, ids)
+        _score_maps(change_c, row, "", change.classes, burnt, pair, change.pre_registered, valid, t_change, ids,
+                    event)
         loc_fp.add((burnt >= 1) & (burnt <= 3), t_loc, valid)
         truth_g += [str(b.footprint.properties.get("damage_gra")) for b in graded]
         # Post-only.
@@ -152,7 +155,11 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
         fvalid = fc.compared & fc.valid
         assert fc.pre_registered is not None
         fburnt = burn_grades(grade_buildings(fps, fc, pair.grid, model.card.get("grader")), fc.classes.shape)
-        _score_maps(field_c, row, "field_", fc.classes, fburnt, pair, fc.pre_registered, fvalid, t_change, ids)
+        _score_maps(field_c, row, "field_", fc.classes, fburnt, pair, fc.pre_registered, fvalid, t_change, ids,
+                    event)
+        # what `--event auto` would have called it (the maps above use the event the operator names)
+        row["event_guessed"] = guess_event(fc)
+        guessed.append(row["event_guessed"] == event)
         # No-damage pair: the pre flight against a perturbed copy of itself (3 full-resolution px shift).
         shift = 3.0 / pair.grid.scale
         fake = apply_nuisance(pair.pre, Nuisance(exposure=1.3, white_balance=(1.1, 1.0, 0.88), gamma=0.9,
@@ -160,7 +167,7 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
         nd = detect_changes(ImagePair(grid=pair.grid, post=fake, post_valid=pair.pre_valid, pre=pair.pre,
                                       pre_valid=pair.pre_valid), model=model, progress=False)
         fa = float(((nd.classes >= 1) & nd.valid).sum() / max(nd.valid.sum(), 1))
-        nd_map = package_classes(nd.classes, nd.valid, pair.grid)
+        nd_map = package_classes(nd.classes, nd.valid, pair.grid, event=event)
         fa_map = float(((nd_map >= 1) & nd.valid).sum() / max(nd.valid.sum(), 1))
         false_alarm.append(fa)
         false_alarm_map.append(fa_map)
@@ -190,6 +197,7 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
             "damage_tif_ratio_vs_best_mapped_baseline": round(
                 field_c["damage_tif"].f1 / max(best_field_mapped, 1e-9), 2),
         },
+        "event_guessed_right": f"{sum(guessed)}/{len(guessed)}",
         "localisation_f1_pixels": round(loc_c.f1, 4),
         "localisation_f1": round(loc_fp.f1, 4),
         "grade_f1": {k: round(v, 4) for k, v in grade.items()},
@@ -215,11 +223,12 @@ def _footprint_ids(fps: list, shape: tuple[int, int]) -> np.ndarray:
                      dtype="int32")
 
 
-def _mapped_baseline(changed: np.ndarray, valid: np.ndarray, pair: ImagePair, ids: np.ndarray) -> np.ndarray:
+def _mapped_baseline(changed: np.ndarray, valid: np.ndarray, pair: ImagePair, ids: np.ndarray,
+                     event: str) -> np.ndarray:
     """A baseline given what damage.tif gets: its changed pixels delineated as extent (holes filled,
     gaps bridged), then each footprint flagged as a whole when most of its pixels are."""
     classes = np.where(changed, EXTENT_CLASS, 0).astype(np.uint8)
-    out = package_classes(classes, valid, pair.grid) >= 1
+    out = package_classes(classes, valid, pair.grid, event=event) >= 1
     n = int(ids.max())
     if n:
         inside = (ids > 0) & valid
@@ -231,16 +240,16 @@ def _mapped_baseline(changed: np.ndarray, valid: np.ndarray, pair: ImagePair, id
 
 def _score_maps(counts: dict[str, Counts], row: dict[str, object], prefix: str, classes: np.ndarray,
                 burnt: np.ndarray, pair: ImagePair, pre_registered: np.ndarray, valid: np.ndarray,
-                truth: np.ndarray, ids: np.ndarray) -> None:
+                truth: np.ndarray, ids: np.ndarray, event: str) -> None:
     """Change F1 of the network's map, of damage.tif without and with footprints, and of the
-    baselines, plain and given the same delineation and footprints."""
+    baselines, plain and given the same delineation and footprints (all for the named ``event``)."""
     maps = {"detector": classes >= 1,
-            "detector_delineated": package_classes(classes, valid, pair.grid) >= 1,
-            "damage_tif": package_classes(classes, valid, pair.grid, burnt) >= 1}
+            "detector_delineated": package_classes(classes, valid, pair.grid, event=event) >= 1,
+            "damage_tif": package_classes(classes, valid, pair.grid, burnt, event=event) >= 1}
     for name, fn in BASELINES.items():
         b = fn(pair.post, pre_registered, valid)
         maps[name] = b
-        maps[f"{name}{MAPPED}"] = _mapped_baseline(b, valid, pair, ids)
+        maps[f"{name}{MAPPED}"] = _mapped_baseline(b, valid, pair, ids, event)
     for name, m in maps.items():
         counts[name].add(m, truth, valid)
         row[f"{prefix}{name}_f1"] = round(_one(m, truth, valid).f1, 3)

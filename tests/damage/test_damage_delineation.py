@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from uavops.damage.delineation import (
+    EXTENT_BRIDGE_M,
     EXTENT_CLASS,
     EXTENT_MAX_HOLE_M2,
+    bridge_m_for_event,
     burn_building_grades,
     delineate_extent,
     package_classes,
@@ -49,13 +51,70 @@ def test_the_hole_size_limit_is_in_square_metres():
         assert (inner == EXTENT_CLASS).all() == filled, f"{side * GSD_M:.1f} m hole"
 
 
-def test_narrow_gaps_are_bridged_but_a_street_is_not():
+def test_narrow_gaps_are_bridged_but_without_an_event_a_street_is_not():
     classes = _scar()
     classes[100:500, 250:254] = 0        # a 0.8 m crack through the scar: bridged
     classes[100:500, 350:390] = 0        # an 8 m street crossing the whole scar: open at both ends, stays out
     delineate_extent(classes, np.ones(classes.shape, bool), _grid(*classes.shape))
     assert (classes[110:490, 250:254] == EXTENT_CLASS).all()
     assert (classes[110:490, 360:380] == 0).all()
+
+
+def test_a_street_crossing_a_burn_scar_or_a_flow_is_inside_its_extent():
+    """Continuous events: the scar's two halves either side of a street are one mapped area."""
+    for event in ("fire", "mudflow", "tailings_dam_failure"):
+        classes = _scar()
+        classes[100:500, 350:410] = 0    # a 12 m street with its pavements crossing the whole scar
+        added = delineate_extent(classes, np.ones(classes.shape, bool), _grid(*classes.shape),
+                                 bridge_m=bridge_m_for_event(event))
+        # (where the street leaves the scar, a disc closing leaves the mouth's corners rounded: about 2 m)
+        assert (classes[110:490, 350:410] == EXTENT_CLASS).all(), event
+        # ... and nothing is invented outside the scar's perimeter (its straight edges, its corners)
+        assert not added[:100, :].any() and not added[500:, :].any() and not added[:, 410:].any()
+        assert not added[:, :350].any() and added.sum() > 0.97 * 400 * 60
+
+
+def test_debris_and_flood_water_are_not_bridged():
+    for event in ("earthquake", "flood", "other", None):
+        assert bridge_m_for_event(event) == 0.0
+        classes = _scar()
+        classes[100:500, 350:410] = 0
+        delineate_extent(classes, np.ones(classes.shape, bool), _grid(*classes.shape),
+                         bridge_m=bridge_m_for_event(event))
+        assert (classes[110:490, 360:400] == 0).all(), event
+
+
+def test_small_parts_are_not_bridged_and_wide_gaps_stay_open():
+    """Scattered false alarms (< 200 m²) are never joined; neither are parts a block apart."""
+    classes = np.zeros((600, 900), np.uint8)
+    classes[100:150, 100:150] = EXTENT_CLASS       # 10 m x 10 m = 100 m² each, 10 m apart
+    classes[100:150, 200:250] = EXTENT_CLASS
+    classes[300:500, 100:300] = EXTENT_CLASS       # two 40 m x 40 m parts 40 m apart
+    classes[300:500, 500:700] = EXTENT_CLASS
+    delineate_extent(classes, np.ones(classes.shape, bool), _grid(*classes.shape), bridge_m=EXTENT_BRIDGE_M)
+    assert (classes[110:140, 160:190] == 0).all(), "two small false alarms were merged"
+    assert (classes[350:450, 320:480] == 0).all(), "a 40 m gap was bridged"
+
+
+def test_bridging_stops_at_no_data_and_grades():
+    classes = _scar()
+    classes[100:500, 350:410] = 0
+    classes[200:220, 360:380] = 2                  # a damaged building standing in the street
+    valid = np.ones(classes.shape, bool)
+    valid[400:500, 350:410] = False                # part of the street outside the mosaic's coverage
+    delineate_extent(classes, valid, _grid(*classes.shape), bridge_m=EXTENT_BRIDGE_M)
+    assert (classes[200:220, 360:380] == 2).all()
+    assert (classes[400:500, 350:410] == 0).all()
+    assert (classes[110:200, 350:410] == EXTENT_CLASS).all()
+
+
+def test_package_classes_bridges_for_the_named_event_only():
+    classes = _scar()
+    classes[100:500, 350:410] = 0
+    valid = np.ones(classes.shape, bool)
+    fire = package_classes(classes, valid, _grid(*classes.shape), event="fire")
+    quake = package_classes(classes, valid, _grid(*classes.shape), event="earthquake")
+    assert (fire[110:490, 350:410] == EXTENT_CLASS).all() and (quake[110:490, 360:400] == 0).all()
 
 
 def test_holes_touching_the_image_edge_are_not_holes():

@@ -10,6 +10,14 @@ unburnt compound) stay out, and so does a street that crosses the whole extent: 
 and bridging 10-20 m would swallow the ground between debris heaps and the bays of an extent's
 edge (on the validation scenes every closing wider than 1 m lowered change F1).
 
+One exception, by event: a burn scar, a mudflow or a tailings flow is one continuous area, and an
+analyst draws its perimeter across the streets that cut it (the asphalt did not burn, the mud ran
+under the cars, but the street is inside the affected area). For those events the large parts of the
+extent (≥ 200 m², so scattered false alarms are never merged) are joined across gaps up to about
+24 m: a street with its pavements. Earthquake debris heaps and flood water are left as they are:
+bridging them lowered change F1 on the validation scenes, bridging the continuous events raised it
+(0.925 → 0.936 overall; fire 0.774 → 0.835, tailings 0.787 → 0.837).
+
 With footprints, a building's pixels then carry the grade the grader gave the whole building. That
 grade is the assessment the package reports, so the raster must agree with it.
 """
@@ -22,23 +30,36 @@ import numpy as np
 from .inputs import WorkGrid
 from .model import EXTENT_CLASS
 
-__all__ = ["EXTENT_CLASS", "EXTENT_CLOSE_M", "EXTENT_MAX_HOLE_M2", "burn_building_grades", "delineate_extent",
-           "package_classes"]
+__all__ = ["BRIDGE_MIN_PART_M2", "CONTINUOUS_EXTENT_EVENTS", "EXTENT_BRIDGE_M", "EXTENT_CLASS", "EXTENT_CLOSE_M",
+           "EXTENT_MAX_HOLE_M2", "bridge_m_for_event", "burn_building_grades", "delineate_extent", "package_classes"]
 
 #: Gaps narrower than about twice this are bridged (chosen on the validation seeds among 0-8 m).
 EXTENT_CLOSE_M = 1.0
 #: Enclosed holes up to this area join the extent (chosen on the validation seeds among 100 m² to all).
 EXTENT_MAX_HOLE_M2 = 400.0
+#: Events whose extent is one continuous area, mapped across the streets that cross it.
+CONTINUOUS_EXTENT_EVENTS = frozenset({"fire", "mudflow", "tailings_dam_failure", "landslide", "industrial"})
+#: For those, gaps narrower than about twice this between large parts are bridged (validation plateau 10-20 m).
+EXTENT_BRIDGE_M = 12.0
+#: Only parts at least this large are bridged (validation: 100 m² merges false alarms, 400 m² misses flow pieces).
+BRIDGE_MIN_PART_M2 = 200.0
 #: On a pixel grid (no GSD) the same sizes at the default 20 cm working pixel.
 _DEFAULT_GSD_M = 0.2
 
 
+def bridge_m_for_event(event: str | None) -> float:
+    """How far apart two large parts of an extent may lie and still be mapped as one area, for ``event``."""
+    return EXTENT_BRIDGE_M if event in CONTINUOUS_EXTENT_EVENTS else 0.0
+
+
 def delineate_extent(classes: np.ndarray, valid: np.ndarray, grid: WorkGrid | None = None,
-                     close_m: float = EXTENT_CLOSE_M, max_hole_m2: float = EXTENT_MAX_HOLE_M2) -> np.ndarray:
+                     close_m: float = EXTENT_CLOSE_M, max_hole_m2: float = EXTENT_MAX_HOLE_M2,
+                     bridge_m: float = 0.0, bridge_min_part_m2: float = BRIDGE_MIN_PART_M2) -> np.ndarray:
     """Mark as event extent the unchanged pixels an analyst would map with it; returns what was added.
 
     ``classes`` is modified in place. Only "no change" pixels inside the image's coverage are added:
-    a pixel the detector graded as building damage keeps its grade.
+    a pixel the detector graded as building damage keeps its grade. ``bridge_m`` (see
+    :func:`bridge_m_for_event`) joins large parts of the extent across streets; 0 leaves them apart.
     """
     gsd_m = (grid.gsd_m if grid is not None and grid.gsd_m else None) or _DEFAULT_GSD_M
     extent = (classes == EXTENT_CLASS).astype(np.uint8)
@@ -61,9 +82,37 @@ def delineate_extent(classes: np.ndarray, valid: np.ndarray, grid: WorkGrid | No
         fill[0] = False  # label 0 is the extent itself
         if fill.any():
             extent[fill[labels] & (extent == 0)] = 1
+    if bridge_m > 0:
+        _bridge_large_parts(extent, bridge_m / gsd_m, int(bridge_min_part_m2 / (gsd_m * gsd_m)))
     added = (extent > 0) & (classes == 0) & valid
     classes[added] = EXTENT_CLASS
     return added
+
+
+def _bridge_large_parts(extent: np.ndarray, r_px: float, min_part_px: int) -> None:
+    """Close the union of the extent's large parts with a disc of radius ``r_px``, in place.
+
+    Done with two distance transforms (dilate, then erode) on the parts' bounding box: their cost does not
+    grow with the radius, where a 120 px structuring element would take ~11 s on a 10 000 px square image.
+    """
+    # a single large part is closed too: a street that cuts into it from one side is inside its perimeter
+    _n, labels, stats, _ = cv2.connectedComponentsWithStats(extent, connectivity=8)
+    large = stats[:, cv2.CC_STAT_AREA] >= max(min_part_px, 1)
+    large[0] = False  # label 0 is the background
+    if not large.any():
+        return
+    h, w = extent.shape
+    m = int(np.ceil(r_px)) + 2
+    x0 = max(int(stats[large, cv2.CC_STAT_LEFT].min()) - m, 0)
+    y0 = max(int(stats[large, cv2.CC_STAT_TOP].min()) - m, 0)
+    x1 = min(int((stats[large, cv2.CC_STAT_LEFT] + stats[large, cv2.CC_STAT_WIDTH]).max()) + m, w)
+    y1 = min(int((stats[large, cv2.CC_STAT_TOP] + stats[large, cv2.CC_STAT_HEIGHT]).max()) + m, h)
+    parts = large[labels[y0:y1, x0:x1]]
+    # dilation: within r of a part; erosion of that: farther than r from anything outside it. Beyond the
+    # image edge counts as inside, so the closing neither eats nor invents extent along the edge.
+    near = cv2.distanceTransform((~parts).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5) <= r_px
+    closed = cv2.distanceTransform(near.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5) > r_px
+    extent[y0:y1, x0:x1][closed] = 1
 
 
 def burn_building_grades(classes: np.ndarray, valid: np.ndarray, grade_raster: np.ndarray) -> None:
@@ -73,13 +122,14 @@ def burn_building_grades(classes: np.ndarray, valid: np.ndarray, grade_raster: n
 
 
 def package_classes(classes: np.ndarray, valid: np.ndarray, grid: WorkGrid | None,
-                    building_grades: np.ndarray | None = None) -> np.ndarray:
+                    building_grades: np.ndarray | None = None, event: str | None = None) -> np.ndarray:
     """The class map ``damage.tif`` holds: extents delineated, then building grades burnt in (a copy).
 
-    ``building_grades`` is the raster from :func:`uavops.damage.buildings.burn_grades` (or None).
+    ``building_grades`` is the raster from :func:`uavops.damage.buildings.burn_grades` (or None);
+    ``event`` decides whether the extent is bridged across streets (:func:`bridge_m_for_event`).
     """
     out = classes.copy()
-    delineate_extent(out, valid, grid)
+    delineate_extent(out, valid, grid, bridge_m=bridge_m_for_event(event))
     if building_grades is not None:
         burn_building_grades(out, valid, building_grades)
     return out
