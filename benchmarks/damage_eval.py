@@ -158,7 +158,7 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
         _score_maps(field_c, row, "field_", fc.classes, fburnt, pair, fc.pre_registered, fvalid, t_change, ids,
                     event)
         # what `--event auto` would have called it (the maps above use the event the operator names)
-        row["event_guessed"] = guess_event(fc)
+        row["event_guessed"] = guess_event(fc, pair.post)
         guessed.append(row["event_guessed"] == event)
         # No-damage pair: the pre flight against a perturbed copy of itself (3 full-resolution px shift).
         shift = 3.0 / pair.grid.scale

@@ -58,8 +58,14 @@ class DamageResult:
     extents: list[AreaPolygon] = field(default_factory=list)
 
 
-def guess_event(change: ChangeMap) -> str:
-    """Event type from what the changed ground looks like (water, mud, burn, rubble indices)."""
+def guess_event(change: ChangeMap, post: np.ndarray | None = None) -> str:
+    """Event type from what the changed ground looks like (water, mud, burn, rubble indices).
+
+    ``post`` (the post image on the change map's grid) lets the colour of the extent tell a tailings flow
+    from debris. The rules are physical: flood water is smooth, where mud carries boulders and debris
+    (rubble index no higher than on the unchanged ground); a tailings flow is one large, even, grey-white
+    sheet (most of the change is extent, of low saturation), where earthquake debris sits at the buildings.
+    """
     assert change.single_image_indices is not None
     sel = (change.classes >= 1) & change.valid
     if sel.sum() < 20:
@@ -68,11 +74,20 @@ def guess_event(change: ChangeMap) -> str:
     base = change.single_image_indices[:, change.valid & ~sel].astype(np.float32).mean(axis=1) / 255.0 \
         if (change.valid & ~sel).any() else np.zeros(4)
     lift = means - base
-    extent_share = float((change.classes[sel] == EXTENT_CLASS).mean())
+    extent = (change.classes == EXTENT_CLASS) & change.valid
+    extent_share = float(extent.sum() / sel.sum())
     names = ("flood", "mudflow", "fire", "earthquake")
     k = int(np.argmax(lift))
     if extent_share < 0.2 and names[k] in ("flood", "mudflow"):
         return "earthquake" if lift[3] > 0 else names[k]
+    if names[k] in ("flood", "mudflow"):
+        # turbid flood water and mud share a colour; the texture tells them apart
+        return "flood" if lift[3] <= 0.02 else "mudflow"
+    if names[k] == "earthquake" and post is not None and extent_share >= 0.7:
+        rgb = post[extent].astype(np.float32).mean(axis=0)
+        saturation = float((rgb.max() - rgb.min()) / max(float(rgb.max()), 1.0))
+        if saturation < 0.3:
+            return "tailings_dam_failure"
     return names[k]
 
 
@@ -131,7 +146,7 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
     grid = pair.grid
     footprints = read_footprints(buildings, grid) if buildings is not None else []
     change = detect_changes(pair, model=model, progress=opts.progress)
-    event = guess_event(change) if opts.event == "auto" else opts.event
+    event = guess_event(change, pair.post) if opts.event == "auto" else opts.event
     graded = grade_buildings(footprints, change, grid, model.card.get("grader"))
     # Extents as an analyst maps them (unburnt patches inside a scar, trees standing in a flood, the streets
     # crossing a burn scar or a flow): the polygons, damage.tif and the summary all use this one delineation.
