@@ -8,6 +8,7 @@ from uavops.damage.delineation import (
     EXTENT_BRIDGE_M,
     EXTENT_CLASS,
     EXTENT_MAX_HOLE_M2,
+    EXTENT_MIN_PART_M2,
     bridge_m_for_event,
     burn_building_grades,
     delineate_extent,
@@ -91,7 +92,10 @@ def test_small_parts_are_not_bridged_and_wide_gaps_stay_open():
     classes[100:150, 200:250] = EXTENT_CLASS
     classes[300:500, 100:300] = EXTENT_CLASS       # two 40 m x 40 m parts 40 m apart
     classes[300:500, 500:700] = EXTENT_CLASS
-    delineate_extent(classes, np.ones(classes.shape, bool), _grid(*classes.shape), bridge_m=EXTENT_BRIDGE_M)
+    # (no minimum mapping unit here, so the small parts stay and only the bridging is tested)
+    delineate_extent(classes, np.ones(classes.shape, bool), _grid(*classes.shape), bridge_m=EXTENT_BRIDGE_M,
+                     min_part_m2=0.0)
+    assert (classes[100:150, 100:150] == EXTENT_CLASS).all() and (classes[100:150, 200:250] == EXTENT_CLASS).all()
     assert (classes[110:140, 160:190] == 0).all(), "two small false alarms were merged"
     assert (classes[350:450, 320:480] == 0).all(), "a 40 m gap was bridged"
 
@@ -115,6 +119,27 @@ def test_package_classes_bridges_for_the_named_event_only():
     fire = package_classes(classes, valid, _grid(*classes.shape), event="fire")
     quake = package_classes(classes, valid, _grid(*classes.shape), event="earthquake")
     assert (fire[110:490, 350:410] == EXTENT_CLASS).all() and (quake[110:490, 360:400] == 0).all()
+
+
+def test_extent_parts_below_the_minimum_mapping_unit_are_not_mapped():
+    side_px = int(np.sqrt(EXTENT_MIN_PART_M2) / GSD_M)   # 70 px = 14 m: at the limit
+    classes = _scar()
+    classes[20:40, 20:40] = EXTENT_CLASS                 # a 4 m x 4 m "puddle": 16 m²
+    classes[520:520 + side_px + 2, 20:20 + side_px + 2] = EXTENT_CLASS   # just over 200 m²
+    classes[30:40, 540:550] = 1                          # a damaged building's pixels are never dropped
+    added = delineate_extent(classes, np.ones(classes.shape, bool), _grid(*classes.shape))
+    assert (classes[20:40, 20:40] == 0).all()
+    assert (classes[520:520 + side_px + 2, 20:20 + side_px + 2] == EXTENT_CLASS).all()
+    assert (classes[100:500, 100:500] == EXTENT_CLASS).all() and (classes[30:40, 540:550] == 1).all()
+    assert not added[20:40, 20:40].any()
+
+
+def test_a_pixel_grid_keeps_every_extent_part():
+    """No ground pixel size (plain PNG pair): a 200 m² unit has no size in pixels, nothing is dropped."""
+    classes = np.zeros((100, 100), np.uint8)
+    classes[10:20, 10:20] = EXTENT_CLASS
+    delineate_extent(classes, np.ones(classes.shape, bool), None)
+    assert (classes[10:20, 10:20] == EXTENT_CLASS).all()
 
 
 def test_holes_touching_the_image_edge_are_not_holes():
