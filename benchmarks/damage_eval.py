@@ -14,7 +14,9 @@ co-registered working grid:
   holds with the scene's footprints (building grades burnt in) -- and of the baselines absdiff+Otsu,
   CVA+Otsu and 1-SSIM+Otsu computed in the same run, each also given the same delineation and
   footprints (``<name>+mapped``: changed pixels delineated, a footprint flagged when most of it is),
-  so the footprints' help is not mistaken for the detector's;
+  so the footprints' help is not mistaken for the detector's. The delineation is the one for the scene's
+  event as an operator names it (``--event``; bridging streets depends on it); what ``--event auto``
+  would have guessed is reported per scene (``event_guessed``) and overall (``event_guessed_right``);
 * the xView2-style score: 0.3 x localisation F1 + 0.7 x harmonic mean of the per-grade F1 over
   buildings (the four EMS grades). Localisation F1 is pixel F1 of "damaged" (truth mask classes 1-3)
   against the graded footprints (grade >= Possibly damaged) -- what damage.tif holds when footprints
