@@ -2,7 +2,7 @@
 """Score ``uavops damage`` on generated scenes with known truth, against classic baselines.
 
     python benchmarks/damage_eval.py [--cache /tmp/uavops-eval] [--json out.json] [--quick]
-                                     [--model other.onnx] [--validation]
+                                     [--model other.onnx] [--validation] [--seed-offset 1000]
 
 Scenes come from ``uavops.scene.make_scene`` with seeds >= 1000 (the training script uses seeds < 100),
 so the detector is scored on scenes it was not trained or tuned on. For every scene, on the same
@@ -271,8 +271,12 @@ def main() -> None:
     ap.add_argument("--model", help="ONNX model to score instead of the shipped one (its .json card beside it).")
     ap.add_argument("--validation", action="store_true",
                     help="Score on VALIDATION_SCENES (for choosing between models) instead of EVAL_SCENES.")
+    ap.add_argument("--seed-offset", type=int, default=0,
+                    help="Shift the scenes' seeds by this much (e.g. 1000: a fresh set nobody has looked at; "
+                         "give it its own --cache).")
     args = ap.parse_args()
     scenes = VALIDATION_SCENES if args.validation else EVAL_SCENES
+    scenes = [(event, seed + args.seed_offset, location) for event, seed, location in scenes]
     if args.quick:
         seen: set[str] = set()
         scenes = [s for s in scenes if not (s[0] in seen or seen.add(s[0]))]  # type: ignore[func-returns-value]
