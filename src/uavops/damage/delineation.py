@@ -37,7 +37,8 @@ from .inputs import WorkGrid
 from .model import EXTENT_CLASS
 
 __all__ = ["BRIDGE_MIN_PART_M2", "CONTINUOUS_EXTENT_EVENTS", "EXTENT_BRIDGE_M", "EXTENT_CLASS", "EXTENT_CLOSE_M",
-           "EXTENT_MAX_HOLE_M2", "EXTENT_MIN_PART_M2", "bridge_m_for_event", "burn_building_grades", "delineate_extent", "package_classes"]
+           "EXTENT_MAX_HOLE_M2", "EXTENT_MIN_PART_M2", "bridge_m_for_event", "burn_building_grades",
+           "delineate_extent", "package_classes"]
 
 #: Gaps narrower than about twice this are bridged (chosen on the validation seeds among 0-8 m).
 EXTENT_CLOSE_M = 1.0
