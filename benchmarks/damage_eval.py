@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from uavops.damage.baselines import BASELINES  # noqa: E402
 from uavops.damage.buildings import burn_grades, grade_buildings, read_footprints  # noqa: E402
-from uavops.damage.delineation import EXTENT_CLASS, package_classes  # noqa: E402
+from uavops.damage.delineation import EXTENT_CLASS, burn_building_grades, package_classes  # noqa: E402
 from uavops.damage.detector import detect_changes  # noqa: E402
 from uavops.damage.inputs import ImagePair, load_pair  # noqa: E402
 from uavops.damage.metrics import f1, grade_f1s, harmonic_mean  # noqa: E402
@@ -245,9 +245,10 @@ def _score_maps(counts: dict[str, Counts], row: dict[str, object], prefix: str, 
                 truth: np.ndarray, ids: np.ndarray, event: str) -> None:
     """Change F1 of the network's map, of damage.tif without and with footprints, and of the
     baselines, plain and given the same delineation and footprints (all for the named ``event``)."""
-    maps = {"detector": classes >= 1,
-            "detector_delineated": package_classes(classes, valid, pair.grid, event=event) >= 1,
-            "damage_tif": package_classes(classes, valid, pair.grid, burnt, event=event) >= 1}
+    delineated = package_classes(classes, valid, pair.grid, event=event)
+    maps = {"detector": classes >= 1, "detector_delineated": delineated >= 1}
+    burn_building_grades(delineated, valid, burnt)  # what package_classes(..., burnt) gives, delineated once
+    maps["damage_tif"] = delineated >= 1
     for name, fn in BASELINES.items():
         b = fn(pair.post, pre_registered, valid)
         maps[name] = b
