@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 
 from uavops.damage.cues import CUE_NAMES, colour_match, compute_cues
@@ -48,6 +51,22 @@ def test_shipped_model_is_small_and_runs_in_cv2_dnn():
     probs = model.predict(np.zeros((len(CUE_NAMES), 32, 48), np.float32))
     assert probs.shape == (5, 32, 48)
     assert np.allclose(probs.sum(axis=0), 1.0, atol=1e-4)
+
+
+def test_shipped_model_never_saw_a_benchmark_scene():
+    """The benchmark's figures are only honest if neither the network nor the grader learnt from its scenes."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "damage_eval.py"
+    spec = importlib.util.spec_from_file_location("damage_eval_for_test", path)
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    scored = {(e, s) for e, s, _ in bench.EVAL_SCENES + bench.VALIDATION_SCENES}
+    card = load_model().card
+    learnt = {(e, int(s)) for e, s in card["train_scenes"] + card.get("grader_scenes", [])}
+    assert len(learnt) >= len(card["train_scenes"])
+    assert not learnt & scored
+    # --seed-offset N shifts the benchmark seeds upwards; every scene the model learnt from is below them all
+    assert max(s for _, s in learnt) < min(s for _, s in scored)
 
 
 def test_grades_are_the_ems_vocabulary():
