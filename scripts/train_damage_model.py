@@ -255,15 +255,21 @@ def load_samples(scenes: list[Path]) -> tuple[list[tuple[np.ndarray, np.ndarray]
             n = int(done.read_text())
             samples.extend((np.load(sc / f"{stem}_c{i}.npy", mmap_mode="r"), np.load(sc / f"{stem}_l{i}.npy"))
                            for i in range(n))
-            draw.extend([EVENT_CROP_WEIGHT.get(sc.name.rsplit("_", 1)[0], 1.0)] * n)
+            draw.extend([EVENT_CROP_WEIGHT.get(_event_seed(sc)[0], 1.0)] * n)
             print(f"  cues: {sc.name}", flush=True)
     p = np.asarray(draw, np.float64)
     return samples, p / p.sum()
 
 
-def _scene_key(scene: Path) -> int:
+def _event_seed(scene: Path) -> tuple[str, int]:
+    """(event, seed) of a scene folder named ``<event>_<seed>`` by make_scenes."""
     event, seed = scene.name.rsplit("_", 1)
-    return int(seed) * 1000 + sum(map(ord, event))
+    return event, int(seed)
+
+
+def _scene_key(scene: Path) -> int:
+    event, seed = _event_seed(scene)
+    return seed * 1000 + sum(map(ord, event))
 
 
 def crops(samples: list[tuple[np.ndarray, np.ndarray]], draw: np.ndarray, rng: np.random.Generator, n: int,
@@ -524,7 +530,7 @@ def refit(card: dict[str, object], scenes: list[Path], weights: np.ndarray, out:
         card["class_bias_alpha"] = alpha
         card["training_no_damage_flagged_frac_max"] = fa
     card["grader"] = fit_grader(dets, bias)
-    card["grader_scenes"] = [[scene.name.rsplit("_", 1)[0], int(scene.name.rsplit("_", 1)[1])] for scene in scenes]
+    card["grader_scenes"] = [list(_event_seed(scene)) for scene in scenes]
     (out / "damage_net.json").write_text(json.dumps(card, indent=2) + "\n")
     onnx_path = out / "damage_net.onnx"
     print(f"done in {time.time() - t0:.0f} s: {onnx_path} ({onnx_path.stat().st_size / 1024:.0f} KiB)")
