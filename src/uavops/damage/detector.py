@@ -154,7 +154,7 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
             sub_post = post_cues_src[y0:y1, x0:x1]
             sub_cmp = compared[y0:y1, x0:x1]
             sub_pre = pre_cues_src[y0:y1, x0:x1] if pre_cues_src is not None and sub_cmp.any() else None
-            sp = np.zeros(sub_post.shape[:2], np.float32)
+            sp = np.zeros(sub_post.shape[:2], np.float32) if sub_pre is not None else None  # spots need a pre
             cues = compute_cues(sub_post, sub_pre, match, sharp, spots_out=sp)
             if sub_pre is not None and not sub_cmp.all():
                 # Where the pre image has no data, behave exactly like the single-image model.
@@ -168,7 +168,7 @@ def detect_changes(pair: ImagePair, *, model: ChangeModel | None = None, tile_px
             sel = cues[plane_idx, cy:cy + th, cx:cx + tw]
             sel[plane_abs] = np.abs(sel[plane_abs])
             planes[:, y:y + th, x:x + tw] = np.clip(sel * plane_scale + 0.5, 0, 255)
-            if sub_pre is not None:
+            if sp is not None:
                 sp[~sub_cmp] = 0.0
                 spots[y:y + th, x:x + tw] = np.clip(sp[cy:cy + th, cx:cx + tw] * 255.0 + 0.5, 0, 255)
             bar.advance(task)
