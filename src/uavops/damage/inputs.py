@@ -23,14 +23,14 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
 from ..errors import DetectionError, InputError
 
-__all__ = ["WorkGrid", "ImagePair", "load_pair", "PLAIN_SUFFIXES"]
+__all__ = ["PLAIN_SUFFIXES", "ImagePair", "WorkGrid", "load_pair"]
 
 PLAIN_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 
@@ -244,8 +244,12 @@ def _load_geo(post_path: Path, pre_path: Path | None, work_gsd_m: float) -> Imag
             if ix <= 0 or iy <= 0:
                 raise DetectionError(f"The pre image {pre_path.name} and the post image {post_path.name} do not "
                                      "overlap on the ground; give a pre image of the same place.")
+            # Without an alpha band the warped mask says "valid" everywhere, also beyond the pre image's
+            # edge (a basemap without nodata, or with an internal mask): its black fill would then be
+            # compared with the post image. An added alpha band marks exactly what the pre image covers.
+            has_alpha = any(MaskFlags.alpha in flags for flags in pre_ds.mask_flag_enums)
             with WarpedVRT(pre_ds, crs=post_ds.crs, transform=transform, width=ww, height=wh,
-                           resampling=Resampling.bilinear) as vrt:
+                           resampling=Resampling.bilinear, add_alpha=not has_alpha) as vrt:
                 count = min(3, pre_ds.count)
                 pre_bands = vrt.read(indexes=list(range(1, count + 1)))
                 pre_mask = vrt.dataset_mask()
