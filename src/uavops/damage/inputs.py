@@ -244,15 +244,22 @@ def _load_geo(post_path: Path, pre_path: Path | None, work_gsd_m: float) -> Imag
             if ix <= 0 or iy <= 0:
                 raise DetectionError(f"The pre image {pre_path.name} and the post image {post_path.name} do not "
                                      "overlap on the ground; give a pre image of the same place.")
-            # Without an alpha band the warped mask says "valid" everywhere, also beyond the pre image's
-            # edge (a basemap without nodata, or with an internal mask): its black fill would then be
-            # compared with the post image. An added alpha band marks exactly what the pre image covers.
-            has_alpha = any(MaskFlags.alpha in flags for flags in pre_ds.mask_flag_enums)
             with WarpedVRT(pre_ds, crs=post_ds.crs, transform=transform, width=ww, height=wh,
-                           resampling=Resampling.bilinear, add_alpha=not has_alpha) as vrt:
+                           resampling=Resampling.bilinear) as vrt:
                 count = min(3, pre_ds.count)
                 pre_bands = vrt.read(indexes=list(range(1, count + 1)))
                 pre_mask = vrt.dataset_mask()
+            if not any(MaskFlags.alpha in flags for flags in pre_ds.mask_flag_enums):
+                # Without an alpha band the warped mask says "valid" everywhere, also beyond the pre
+                # image's edge (a basemap without nodata, or with an internal mask), and its black fill
+                # would be compared with the post image. A warp with an added alpha band marks what the
+                # pre image covers (fully: edge pixels half blended with the fill are left out). The
+                # pixel values come from the warp above: GDAL's alpha-weighted resampling moves a few
+                # of them by one grey level, and the detector's figures should not move with them.
+                with WarpedVRT(pre_ds, crs=post_ds.crs, transform=transform, width=ww, height=wh,
+                               resampling=Resampling.bilinear, add_alpha=True) as avrt:
+                    pre_mask = np.minimum(pre_mask, avrt.read(avrt.count))
+                pre_mask[pre_mask < 255] = 0
             pair.pre = _to_rgb_u8(pre_bands)
             pair.pre_valid = pre_mask > 0
             pair.pre_time = _tiff_time(pre_ds)
