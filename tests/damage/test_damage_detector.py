@@ -58,6 +58,22 @@ def test_no_damage_pair_with_nuisances_flags_under_one_percent(quake_scene: Path
     assert flagged_map < 0.01, f"{flagged_map:.2%} of an undamaged pair flagged in damage.tif"
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known defect, model 1.4: a pair that differs by one mild nuisance only (here exposure alone) flags "
+    "1.3 % of this scene, mostly flat blue and green roofs called Possibly damaged with no change cue "
+    "behind them; the network was trained on no-damage pairs that always differ by a random mix of "
+    "nuisances (benchmarks/damage_eval.py --nuisance-sweep measures it per nuisance)"))
+def test_no_damage_pair_differing_only_in_exposure_flags_under_one_percent(quake_scene: Path):
+    """A second flight with the same camera a day later differs from the first by little more than this."""
+    pair = load_pair(quake_scene / "post.tif", quake_scene / "pre.tif")
+    assert pair.pre is not None and pair.pre_valid is not None
+    brighter = apply_nuisance(pair.pre, Nuisance(exposure=1.2))
+    nd = detect_changes(ImagePair(grid=pair.grid, post=brighter, post_valid=pair.pre_valid, pre=pair.pre,
+                                  pre_valid=pair.pre_valid), progress=False)
+    flagged = ((nd.classes >= 1) & nd.valid).sum() / nd.valid.sum()
+    assert flagged < 0.01, f"{flagged:.2%} of an undamaged pair flagged"
+
+
 def test_sun_angle_and_exposure_change_outside_damage_flags_under_one_percent(quake_change):
     pair, change, truth = quake_change
     # Far from any truth change (the scene's pre and post differ in sun azimuth/elevation and exposure).
