@@ -109,6 +109,18 @@ def single_nuisances(scale: float) -> dict[str, Nuisance]:
             "blur_0.6": Nuisance(blur_sigma_px=0.6)}
 
 
+def no_damage_flagged(pair: ImagePair, nuisance: Nuisance, model: object, event: str) -> tuple[float, float]:
+    """Fractions flagged (pixel map, damage.tif without footprints) when the pre image is compared with a
+    copy of itself under ``nuisance``: a no-damage pair, where everything flagged is a false alarm."""
+    assert pair.pre is not None and pair.pre_valid is not None
+    nd = detect_changes(ImagePair(grid=pair.grid, post=apply_nuisance(pair.pre, nuisance), post_valid=pair.pre_valid,
+                                  pre=pair.pre, pre_valid=pair.pre_valid), model=model, progress=False)  # type: ignore[arg-type]
+    n_valid = max(int(nd.valid.sum()), 1)
+    mapped = package_classes(nd.classes, nd.valid, pair.grid, event=event)
+    return (float(((nd.classes >= 1) & nd.valid).sum() / n_valid),
+            float(((mapped >= 1) & nd.valid).sum() / n_valid))
+
+
 def truth_mask(scene: Path, pair: ImagePair) -> np.ndarray:
     import rasterio
     from rasterio.enums import Resampling
@@ -180,24 +192,15 @@ def evaluate(cache: Path, scenes: list[tuple[str, int, str]], model_path: str | 
         guessed.append(row["event_guessed"] == event)
         # No-damage pair: the pre flight against a perturbed copy of itself (3 full-resolution px shift).
         shift = 3.0 / pair.grid.scale
-        fake = apply_nuisance(pair.pre, Nuisance(exposure=1.3, white_balance=(1.1, 1.0, 0.88), gamma=0.9,
-                                                 shift_px=(shift, -shift), jpeg_quality=75))
-        nd = detect_changes(ImagePair(grid=pair.grid, post=fake, post_valid=pair.pre_valid, pre=pair.pre,
-                                      pre_valid=pair.pre_valid), model=model, progress=False)
-        fa = float(((nd.classes >= 1) & nd.valid).sum() / max(nd.valid.sum(), 1))
-        nd_map = package_classes(nd.classes, nd.valid, pair.grid, event=event)
-        fa_map = float(((nd_map >= 1) & nd.valid).sum() / max(nd.valid.sum(), 1))
+        fa, fa_map = no_damage_flagged(pair, Nuisance(exposure=1.3, white_balance=(1.1, 1.0, 0.88), gamma=0.9,
+                                                      shift_px=(shift, -shift), jpeg_quality=75), model, event)
         false_alarm.append(fa)
         false_alarm_map.append(fa_map)
         row["no_damage_flagged_frac"] = round(fa, 5)
         row["no_damage_flagged_frac_damage_tif"] = round(fa_map, 5)
         if nuisance_sweep:
             for name, n in single_nuisances(pair.grid.scale).items():
-                one = detect_changes(ImagePair(grid=pair.grid, post=apply_nuisance(pair.pre, n), post_valid=pair.pre_valid,
-                                               pre=pair.pre, pre_valid=pair.pre_valid), model=model, progress=False)
-                px = float(((one.classes >= 1) & one.valid).sum() / max(one.valid.sum(), 1))
-                one_map = package_classes(one.classes, one.valid, pair.grid, event=event)
-                tif = float(((one_map >= 1) & one.valid).sum() / max(one.valid.sum(), 1))
+                px, tif = no_damage_flagged(pair, n, model, event)
                 sweep.setdefault(name, []).append((px, tif))
                 row[f"no_damage_{name}_flagged_frac"] = round(px, 5)
         row["buildings"] = len(graded)
