@@ -11,7 +11,7 @@ from uavops.damage.cues import CUE_NAMES, colour_match, compute_cues
 from uavops.damage.metrics import grade_f1s, harmonic_mean, xview2_score
 from uavops.damage.model import MODEL_DIR, load_model
 from uavops.damage.outputs import orient_and_round
-from uavops.damage.perturb import Nuisance, apply_nuisance
+from uavops.damage.perturb import Nuisance, apply_nuisance, mild_nuisance, random_nuisance
 from uavops.package import DAMAGE_GRADES
 
 
@@ -63,7 +63,7 @@ def test_shipped_model_never_saw_a_benchmark_scene():
     scored = {(e, s) for e, s, _ in bench.EVAL_SCENES + bench.VALIDATION_SCENES}
     card = load_model().card
     assert card["train_scenes"] and card["grader_scenes"]
-    learnt = {(e, int(s)) for e, s in card["train_scenes"] + card["grader_scenes"]}
+    learnt = {(e, int(s)) for e, s in card["train_scenes"] + card["grader_scenes"] + card.get("base_train_scenes", [])}
     assert not learnt & scored
     # --seed-offset N shifts the benchmark seeds upwards; every scene the model learnt from is below them all
     assert max(s for _, s in learnt) < min(s for _, s in scored)
@@ -71,3 +71,19 @@ def test_shipped_model_never_saw_a_benchmark_scene():
 
 def test_grades_are_the_ems_vocabulary():
     assert DAMAGE_GRADES == ("No visible damage", "Possibly damaged", "Damaged", "Destroyed")
+
+
+def test_mild_nuisance_is_often_nothing_and_otherwise_a_few_differences():
+    """The quiet training pairs must include identical images and single differences, which the
+    all-at-once ``random_nuisance`` never gives (its no-damage pairs always differ in everything)."""
+    rng = np.random.default_rng(0)
+    draws = [mild_nuisance(rng, max_shift_px=2.0) for _ in range(400)]
+    plain = Nuisance()
+    fields = ("exposure", "white_balance", "gamma", "shift_px", "blur_sigma_px", "jpeg_quality", "haze")
+    active = [[f for f in fields if getattr(d, f) != getattr(plain, f)] for d in draws]
+    assert 0.15 <= sum(not a for a in active) / len(draws) <= 0.35   # identical images
+    assert sum(len(a) == 1 for a in active) / len(draws) >= 0.15      # one difference alone
+    assert all(any(f in a for a in active) for f in fields)             # every kind of difference occurs
+    assert max(abs(v) for d in draws for v in d.shift_px) <= 2.0
+    loud = [random_nuisance(rng) for _ in range(50)]
+    assert all(n.exposure != 1.0 and n.gamma != 1.0 and n.shift_px != (0.0, 0.0) for n in loud)
