@@ -60,7 +60,7 @@ from uavops.damage.detector import detect_changes  # noqa: E402
 from uavops.damage.inputs import ImagePair, load_pair  # noqa: E402
 from uavops.damage.metrics import f1, grade_f1s, harmonic_mean  # noqa: E402
 from uavops.damage.model import load_model  # noqa: E402
-from uavops.damage.perturb import Nuisance, apply_nuisance, random_nuisance  # noqa: E402
+from uavops.damage.perturb import Nuisance, apply_nuisance, random_nuisance, single_nuisances  # noqa: E402
 from uavops.damage.pipeline import guess_event  # noqa: E402
 
 EVAL_SCENES: list[tuple[str, int, str]] = [
@@ -99,14 +99,6 @@ class Counts:
     @property
     def f1(self) -> float:
         return f1(self.tp, self.fp, self.fn)
-
-
-def single_nuisances(scale: float) -> dict[str, Nuisance]:
-    """One difference at a time (``scale``: full-resolution px per working px)."""
-    return {"none": Nuisance(), "exposure_0.8": Nuisance(exposure=0.8), "exposure_1.2": Nuisance(exposure=1.2),
-            "white_balance": Nuisance(white_balance=(1.08, 1.0, 0.92)), "gamma_0.85": Nuisance(gamma=0.85),
-            "jpeg_85": Nuisance(jpeg_quality=85), "shift_3px": Nuisance(shift_px=(3.0 / scale, 3.0 / scale)),
-            "blur_0.6": Nuisance(blur_sigma_px=0.6)}
 
 
 def no_damage_flagged(pair: ImagePair, nuisance: Nuisance, model: object, event: str) -> tuple[float, float]:

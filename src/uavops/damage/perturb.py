@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["Nuisance", "apply_nuisance", "mild_nuisance", "random_nuisance"]
+__all__ = ["Nuisance", "apply_nuisance", "mild_nuisance", "random_nuisance", "single_nuisances"]
 
 
 @dataclass(frozen=True)
@@ -80,3 +80,13 @@ def mild_nuisance(rng: np.random.Generator, max_shift_px: float = 3.0) -> Nuisan
         jpeg_quality=int(rng.integers(60, 96)) if on[5] else None,
         haze=float(rng.uniform(0.05, 0.2)) if on[6] else 0.0,
     )
+
+
+def single_nuisances(scale: float = 1.0) -> dict[str, Nuisance]:
+    """One mild difference at a time, by name (``scale``: full-resolution px per px of the image it is
+    applied to, so that the shift is 3 full-resolution px). The benchmark's ``--nuisance-sweep`` and the
+    robustness tests use these: a second flight with the same camera differs by little more than one."""
+    return {"none": Nuisance(), "exposure_0.8": Nuisance(exposure=0.8), "exposure_1.2": Nuisance(exposure=1.2),
+            "white_balance": Nuisance(white_balance=(1.08, 1.0, 0.92)), "gamma_0.85": Nuisance(gamma=0.85),
+            "jpeg_85": Nuisance(jpeg_quality=85), "shift_3px": Nuisance(shift_px=(3.0 / scale, 3.0 / scale)),
+            "blur_0.6": Nuisance(blur_sigma_px=0.6)}
