@@ -38,7 +38,8 @@ from .model import EXTENT_CLASS
 
 __all__ = ["BRIDGE_MIN_PART_M2", "CONTINUOUS_EXTENT_EVENTS", "EXTENT_BRIDGE_M", "EXTENT_CLASS", "EXTENT_CLOSE_M",
            "EXTENT_MAX_HOLE_M2", "EXTENT_MIN_PART_M2", "EXTENT_MIN_PART_M2_BY_EVENT", "bridge_m_for_event",
-           "burn_building_grades", "delineate_extent", "min_part_m2_for_event", "package_classes"]
+           "burn_building_grades", "delineate_extent", "delineate_extent_for_event", "min_part_m2_for_event",
+           "package_classes"]
 
 #: Gaps narrower than about twice this are bridged (chosen on the validation seeds among 0-8 m).
 EXTENT_CLOSE_M = 1.0
@@ -155,16 +156,24 @@ def burn_building_grades(classes: np.ndarray, valid: np.ndarray, grade_raster: n
     classes[inside] = grade_raster[inside]
 
 
+def delineate_extent_for_event(classes: np.ndarray, valid: np.ndarray, grid: WorkGrid | None,
+                               event: str | None) -> np.ndarray:
+    """:func:`delineate_extent` (in place) with ``event``'s bridging (:func:`bridge_m_for_event`) and
+    smallest part (:func:`min_part_m2_for_event`): the one place that turns an event into delineation
+    settings, for the pipeline and for :func:`package_classes`."""
+    return delineate_extent(classes, valid, grid, bridge_m=bridge_m_for_event(event),
+                            min_part_m2=min_part_m2_for_event(event))
+
+
 def package_classes(classes: np.ndarray, valid: np.ndarray, grid: WorkGrid | None,
                     building_grades: np.ndarray | None = None, event: str | None = None) -> np.ndarray:
     """The class map ``damage.tif`` holds: extents delineated, then building grades burnt in (a copy).
 
     ``building_grades`` is the raster from :func:`uavops.damage.buildings.burn_grades` (or None);
-    ``event`` decides whether the extent is bridged across streets (:func:`bridge_m_for_event`) and its
-    smallest part (:func:`min_part_m2_for_event`).
+    ``event`` sets the delineation (:func:`delineate_extent_for_event`).
     """
     out = classes.copy()
-    delineate_extent(out, valid, grid, bridge_m=bridge_m_for_event(event), min_part_m2=min_part_m2_for_event(event))
+    delineate_extent_for_event(out, valid, grid, event)
     if building_grades is not None:
         burn_building_grades(out, valid, building_grades)
     return out

@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..files import output_folder, write_json
 from ..package import DAMAGE_GRADES, EVENT_TYPES, DamagePackageMeta, EventInfo, PackageFile, sha256_file
 from .buildings import GradedBuilding, burn_grades, grade_buildings, read_footprints
-from .delineation import bridge_m_for_event, burn_building_grades, delineate_extent, min_part_m2_for_event
+from .delineation import burn_building_grades, delineate_extent_for_event
 from .detector import ChangeMap, detect_changes
 from .inputs import ImagePair, load_pair
 from .model import EXTENT_CLASS, load_model
@@ -150,8 +150,7 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
     graded = grade_buildings(footprints, change, grid, model.card.get("grader"))
     # Extents as an analyst maps them (unburnt patches inside a scar, trees standing in a flood, the streets
     # crossing a burn scar or a flow): the polygons, damage.tif and the summary all use this one delineation.
-    delineate_extent(change.classes, change.valid, grid, bridge_m=bridge_m_for_event(event),
-                     min_part_m2=min_part_m2_for_event(event))
+    delineate_extent_for_event(change.classes, change.valid, grid, event)
     areas = [] if footprints else damage_polygons(change.classes, change.probs, grid)
     extents = extent_polygons(change.classes, change.probs, grid)
 
