@@ -62,6 +62,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -199,6 +200,10 @@ class DamageNet(nn.Module):
         return torch.softmax(self.logits(x), dim=1)
 
 
+#: Channels per level of the 1.0 network's shape (DamageNetV1: full, 1/2, 1/4 resolution).
+V1_WIDTHS: tuple[int, int, int] = (16, 24, 24)
+
+
 class DamageNetV1(nn.Module):
     """The 1.0 network's shape (session-3 recipe): three levels, one additive skip per level, no
     BatchNorm, 32 k parameters, about 4 m of context at 20 cm working pixels. Kept so that
@@ -212,14 +217,15 @@ class DamageNetV1(nn.Module):
         def conv(a: int, b: int) -> nn.Conv2d:
             return nn.Conv2d(a, b, 3, padding=1)
 
-        self.e1 = nn.Sequential(conv(cin, 16), nn.ReLU(), conv(16, 16), nn.ReLU())
-        self.e2 = nn.Sequential(conv(16, 24), nn.ReLU(), conv(24, 24), nn.ReLU())
-        self.e3 = nn.Sequential(conv(24, 24), nn.ReLU(), conv(24, 24), nn.ReLU())
+        a, b, c = V1_WIDTHS
+        self.e1 = nn.Sequential(conv(cin, a), nn.ReLU(), conv(a, a), nn.ReLU())
+        self.e2 = nn.Sequential(conv(a, b), nn.ReLU(), conv(b, b), nn.ReLU())
+        self.e3 = nn.Sequential(conv(b, c), nn.ReLU(), conv(c, c), nn.ReLU())
         self.pool = nn.MaxPool2d(2)
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.d2 = nn.Sequential(conv(24, 24), nn.ReLU())
-        self.d1 = nn.Conv2d(24, 16, 1)
-        self.head = nn.Sequential(nn.ReLU(), conv(16, 16), nn.ReLU(), nn.Conv2d(16, k, 1))
+        self.d2 = nn.Sequential(conv(c, b), nn.ReLU())
+        self.d1 = nn.Conv2d(b, a, 1)
+        self.head = nn.Sequential(nn.ReLU(), conv(a, a), nn.ReLU(), nn.Conv2d(a, k, 1))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         s1 = self.e1(x)
@@ -338,11 +344,13 @@ def quiet_samples(scene: Path, work_gsd_m: float, rng: np.random.Generator) -> l
     return out
 
 
-def _cached(scene: Path, stem: str, make) -> int:  # type: ignore[no-untyped-def]
-    """Compute ``make()``'s samples once and keep them as .npy files beside the scene; their count."""
+def _cached(scene: Path, stem: str, make: Callable[[Path, float, np.random.Generator], list[tuple[np.ndarray, np.ndarray]]],
+            work_gsd_m: float, rng: np.random.Generator) -> int:
+    """Compute ``make(scene, work_gsd_m, rng)``'s samples once and keep them as .npy files beside the
+    scene; their count."""
     done = scene / f"{stem}.done"
     if not done.exists():
-        got = make()
+        got = make(scene, work_gsd_m, rng)
         for i, (c, lab) in enumerate(got):
             np.save(scene / f"{stem}_c{i}.npy", c)
             np.save(scene / f"{stem}_l{i}.npy", lab.astype(np.uint8))
@@ -362,20 +370,17 @@ def load_samples(scenes: list[Path]) -> tuple[list[tuple[np.ndarray, np.ndarray]
         w = EVENT_CROP_WEIGHT.get(_event_seed(sc)[0], 1.0)
         for gsd in WORK_GSDS_M:
             # Each scene's samples use their own generator, so the cache never changes the result.
-            for stem, make, weight in (
-                (f"samples_{gsd:.2f}_v{CUE_CACHE_VERSION}",
-                 lambda sc=sc, gsd=gsd: scene_samples(sc, gsd, np.random.default_rng(
-                     [TORCH_SEED, int(gsd * 1000), _scene_key(sc)])), 1.0),
-                (f"quiet_{gsd:.2f}_v{QUIET_CACHE_VERSION}",
-                 lambda sc=sc, gsd=gsd: quiet_samples(sc, gsd, np.random.default_rng(
-                     [TORCH_SEED, int(gsd * 1000), _scene_key(sc), 3])), QUIET_DRAW_WEIGHT / QUIET_PAIRS),
-            ):
-                n = _cached(sc, stem, make)
-                samples.extend((np.load(sc / f"{stem}_c{i}.npy", mmap_mode="r"), np.load(sc / f"{stem}_l{i}.npy"))
-                               for i in range(n))
-                draw.extend([w * weight] * n)
-                # scene_samples' fourth sample and every quiet pair are no-damage pairs
-                nodamage.extend(stem.startswith("quiet_") or i == NODAMAGE_SAMPLE for i in range(n))
+            key = [TORCH_SEED, int(gsd * 1000), _scene_key(sc)]
+            stem = f"samples_{gsd:.2f}_v{CUE_CACHE_VERSION}"
+            n = _cached(sc, stem, scene_samples, gsd, np.random.default_rng(key))
+            kinds = [(stem, i, 1.0, i == NODAMAGE_SAMPLE) for i in range(n)]
+            stem = f"quiet_{gsd:.2f}_v{QUIET_CACHE_VERSION}"
+            n = _cached(sc, stem, quiet_samples, gsd, np.random.default_rng([*key, 3]))
+            kinds += [(stem, i, QUIET_DRAW_WEIGHT / QUIET_PAIRS, True) for i in range(n)]
+            for stem, i, weight, is_nodamage in kinds:
+                samples.append((np.load(sc / f"{stem}_c{i}.npy", mmap_mode="r"), np.load(sc / f"{stem}_l{i}.npy")))
+                draw.append(w * weight)
+                nodamage.append(is_nodamage)
         print(f"  cues: {sc.name}", flush=True)
     p = np.asarray(draw, np.float64)
     return samples, p / p.sum(), np.asarray(nodamage)
@@ -661,7 +666,7 @@ def main() -> None:
             "quiet_pairs": QUIET_PAIRS, "quiet_draw_weight": QUIET_DRAW_WEIGHT,
             "nodamage_pixel_weight": NODAMAGE_PIXEL_WEIGHT}
     if args.finetune_from:
-        card.update({"widths": [16, 24, 24], "pad_multiple": 4, "iterations": iterations, "finetune_lr": max_lr,
+        card.update({"widths": list(V1_WIDTHS), "pad_multiple": 4, "iterations": iterations, "finetune_lr": max_lr,
                      "base_network": base.get("network_version", base["version"]),
                      "base_train_scenes": base["train_scenes"], "recipe": VERSION})
         card["version"] = card["network_version"] = args.set_version or VERSION
