@@ -10,11 +10,12 @@ so the detector is scored on scenes it was not trained or tuned on. For every sc
 co-registered working grid:
 
 * pixel change F1 (truth: damage mask classes 1-4) of three maps of ours -- ``detector``, the
-  network's pixel classes; ``detector_delineated``, what damage.tif holds without footprints (event
+  network's pixel classes; ``detector_delineated``, what damage.tif holds without footprints (standing
+  tree canopy unflagged for earthquakes and industrial accidents, ``uavops.damage.vegetation``; event
   extents delineated as analysts map them, ``uavops.damage.delineation``); ``damage_tif``, what it
   holds with the scene's footprints (building grades burnt in) -- and of the baselines absdiff+Otsu,
-  CVA+Otsu and 1-SSIM+Otsu computed in the same run, each also given the same delineation and
-  footprints (``<name>+mapped``: changed pixels delineated, a footprint flagged when most of it is),
+  CVA+Otsu and 1-SSIM+Otsu computed in the same run, each also given the same canopy rule, delineation
+  and footprints (``<name>+mapped``: changed pixels delineated, a footprint flagged when most of it is),
   so the footprints' help is not mistaken for the detector's. The delineation is the one for the scene's
   event as an operator names it (``--event``; bridging streets depends on it); what ``--event auto``
   would have guessed is reported per scene (``event_guessed``) and overall (``event_guessed_right``);
@@ -62,6 +63,7 @@ from uavops.damage.metrics import f1, grade_f1s, harmonic_mean  # noqa: E402
 from uavops.damage.model import load_model  # noqa: E402
 from uavops.damage.perturb import Nuisance, apply_nuisance, random_nuisance, single_nuisances  # noqa: E402
 from uavops.damage.pipeline import guess_event  # noqa: E402
+from uavops.damage.vegetation import unflag_standing_canopy  # noqa: E402
 
 EVAL_SCENES: list[tuple[str, int, str]] = [
     ("earthquake", 1001, "almaty"), ("earthquake", 1002, "osh"), ("earthquake", 1003, "bishkek"),
@@ -105,10 +107,13 @@ def no_damage_flagged(pair: ImagePair, nuisance: Nuisance, model: object, event:
     """Fractions flagged (pixel map, damage.tif without footprints) when the pre image is compared with a
     copy of itself under ``nuisance``: a no-damage pair, where everything flagged is a false alarm."""
     assert pair.pre is not None and pair.pre_valid is not None
-    nd = detect_changes(ImagePair(grid=pair.grid, post=apply_nuisance(pair.pre, nuisance), post_valid=pair.pre_valid,
+    post = apply_nuisance(pair.pre, nuisance)
+    nd = detect_changes(ImagePair(grid=pair.grid, post=post, post_valid=pair.pre_valid,
                                   pre=pair.pre, pre_valid=pair.pre_valid), model=model, progress=False)  # type: ignore[arg-type]
     n_valid = max(int(nd.valid.sum()), 1)
-    mapped = package_classes(nd.classes, nd.valid, pair.grid, event=event)
+    classes = nd.classes.copy()
+    unflag_standing_canopy(classes, post, nd.pre_registered, nd.compared, pair.grid.gsd_m, event)
+    mapped = package_classes(classes, nd.valid, pair.grid, event=event)
     return (float(((nd.classes >= 1) & nd.valid).sum() / n_valid),
             float(((mapped >= 1) & nd.valid).sum() / n_valid))
 
@@ -251,11 +256,12 @@ def _footprint_ids(fps: list, shape: tuple[int, int]) -> np.ndarray:
                      dtype="int32")
 
 
-def _mapped_baseline(changed: np.ndarray, valid: np.ndarray, pair: ImagePair, ids: np.ndarray,
-                     event: str) -> np.ndarray:
-    """A baseline given what damage.tif gets: its changed pixels delineated as extent (holes filled,
-    gaps bridged), then each footprint flagged as a whole when most of its pixels are."""
+def _mapped_baseline(changed: np.ndarray, valid: np.ndarray, pair: ImagePair, pre_registered: np.ndarray,
+                     ids: np.ndarray, event: str) -> np.ndarray:
+    """A baseline given what damage.tif gets: standing canopy unflagged, its changed pixels delineated as
+    extent (holes filled, gaps bridged), then each footprint flagged as a whole when most of its pixels are."""
     classes = np.where(changed, EXTENT_CLASS, 0).astype(np.uint8)
+    unflag_standing_canopy(classes, pair.post, pre_registered, valid, pair.grid.gsd_m, event)
     out = package_classes(classes, valid, pair.grid, event=event) >= 1
     n = int(ids.max())
     if n:
@@ -271,14 +277,16 @@ def _score_maps(counts: dict[str, Counts], row: dict[str, object], prefix: str, 
                 truth: np.ndarray, ids: np.ndarray, event: str) -> None:
     """Change F1 of the network's map, of damage.tif without and with footprints, and of the
     baselines, plain and given the same delineation and footprints (all for the named ``event``)."""
-    delineated = package_classes(classes, valid, pair.grid, event=event)
+    mapped = classes.copy()  # standing canopy unflagged as the pipeline does (after grading, before delineation)
+    unflag_standing_canopy(mapped, pair.post, pre_registered, valid, pair.grid.gsd_m, event)
+    delineated = package_classes(mapped, valid, pair.grid, event=event)
     maps = {"detector": classes >= 1, "detector_delineated": delineated >= 1}
     burn_building_grades(delineated, valid, burnt)  # what package_classes(..., burnt) gives, delineated once
     maps["damage_tif"] = delineated >= 1
     for name, fn in BASELINES.items():
         b = fn(pair.post, pre_registered, valid)
         maps[name] = b
-        maps[f"{name}{MAPPED}"] = _mapped_baseline(b, valid, pair, ids, event)
+        maps[f"{name}{MAPPED}"] = _mapped_baseline(b, valid, pair, pre_registered, ids, event)
     for name, m in maps.items():
         counts[name].add(m, truth, valid)
         row[f"{prefix}{name}_f1"] = round(_one(m, truth, valid).f1, 3)

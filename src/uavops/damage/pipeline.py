@@ -23,6 +23,7 @@ from .model import EXTENT_CLASS, load_model
 from .outputs import grade_counts, write_change_mask, write_damage_cog, write_geojson
 from .polygons import AreaPolygon, damage_polygons, extent_polygons, grid_geometry_to_output
 from .report import Place, render_report
+from .vegetation import unflag_standing_canopy
 
 __all__ = ["EVENT_CHOICES", "DamageOptions", "DamageResult", "guess_event", "run_damage"]
 
@@ -91,6 +92,11 @@ def guess_event(change: ChangeMap, post: np.ndarray | None = None) -> str:
     return names[k]
 
 
+def _area_text(pixels: int, grid: object) -> str:
+    area = getattr(grid, "pixel_area_m2", None)
+    return f"{pixels * area:,.0f} m²" if area else f"{pixels:,} px"
+
+
 def _bbox_wgs84(pair: ImagePair) -> tuple[float, float, float, float]:
     g = pair.grid
     if not g.georeferenced:
@@ -148,6 +154,14 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
     change = detect_changes(pair, model=model, progress=opts.progress)
     event = guess_event(change, pair.post) if opts.event == "auto" else opts.event
     graded = grade_buildings(footprints, change, grid, model.card.get("grader"))
+    # After grading (the grader was fitted on the network's own map), before delineating: trees that lean
+    # differently in two mosaics are not earthquake damage (uavops.damage.vegetation).
+    canopy_px = unflag_standing_canopy(change.classes, pair.post, change.pre_registered, change.compared, grid.gsd_m,
+                                       event)
+    if canopy_px:
+        change.notes.append(
+            f"{_area_text(canopy_px, grid)} of standing tree canopy that differed between the images was not "
+            f"flagged (trees lean differently in two mosaics; a green, leafy crown is not {event} damage)")
     # Extents as an analyst maps them (unburnt patches inside a scar, trees standing in a flood, the streets
     # crossing a burn scar or a flow): the polygons, damage.tif and the summary all use this one delineation.
     delineate_extent_for_event(change.classes, change.valid, grid, event)
@@ -206,6 +220,7 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
         "changed_fraction_where_compared": round(
             float(((change.classes >= 1) & change.compared).sum()) / max(int(change.compared.sum()), 1), 5)
         if change.compared.any() else None,
+        "standing_canopy_unflagged_area": round(canopy_px * (px_area or 1.0), 1),
         "registration": None if change.registration is None else {
             "method": change.registration.method, "inliers": change.registration.inliers,
             "residual_shift_px": round(change.registration.residual_shift_px, 2)},
