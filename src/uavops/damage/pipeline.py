@@ -92,11 +92,6 @@ def guess_event(change: ChangeMap, post: np.ndarray | None = None) -> str:
     return names[k]
 
 
-def _area_text(pixels: int, grid: object) -> str:
-    area = getattr(grid, "pixel_area_m2", None)
-    return f"{pixels * area:,.0f} m²" if area else f"{pixels:,} px"
-
-
 def _bbox_wgs84(pair: ImagePair) -> tuple[float, float, float, float]:
     g = pair.grid
     if not g.georeferenced:
@@ -150,6 +145,8 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
     model = load_model()
     pair = load_pair(post, pre, work_gsd_m=opts.work_gsd_m, max_plain_side_px=opts.max_plain_side_px)
     grid = pair.grid
+    px_area = grid.pixel_area_m2
+    unit = "m²" if px_area else "px"
     footprints = read_footprints(buildings, grid) if buildings is not None else []
     change = detect_changes(pair, model=model, progress=opts.progress)
     event = guess_event(change, pair.post) if opts.event == "auto" else opts.event
@@ -160,8 +157,8 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
                                        event)
     if canopy_px:
         change.notes.append(
-            f"{_area_text(canopy_px, grid)} of standing tree canopy that differed between the images was not "
-            f"flagged (trees lean differently in two mosaics; a green, leafy crown is not {event} damage)")
+            f"{canopy_px * (px_area or 1.0):,.0f} {unit} of standing tree canopy that differed between the images "
+            f"was not flagged (trees lean differently in two mosaics; a green, leafy crown is not {event} damage)")
     # Extents as an analyst maps them (unburnt patches inside a scar, trees standing in a flood, the streets
     # crossing a burn scar or a flow): the polygons, damage.tif and the summary all use this one delineation.
     delineate_extent_for_event(change.classes, change.valid, grid, event)
@@ -198,7 +195,6 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
     if not grid.georeferenced:
         write_change_mask(out / "change_mask.png", change, grid)
 
-    px_area = grid.pixel_area_m2
     damaged_px = int(((change.classes >= 1) & (change.classes <= 3)).sum())
     extent_px = int((change.classes == EXTENT_CLASS).sum())
     counts = grade_counts(b.damage_gra for b in graded) if graded else grade_counts(a.damage_gra for a in areas if a.damage_gra)
@@ -230,7 +226,6 @@ def _write_package(post: str | Path, out: Path, pre: str | Path | None, building
     }
     write_json(out / "summary.json", summary)
 
-    unit = "m²" if px_area else "px"
     facts = [("Event", event), ("Observation date", obs_date), ("Method", det_method),
              ("Post image", Path(post).name), ("Pre image", Path(pre).name if pre else "none"),
              ("Buildings assessed", f"{len(graded)} of {len(footprints)}" if footprints else "no footprints given"),
