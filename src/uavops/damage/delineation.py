@@ -33,7 +33,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .inputs import WorkGrid
+from .inputs import DEFAULT_WORK_GSD_M, WorkGrid
 from .model import EXTENT_CLASS
 
 __all__ = ["BRIDGE_MIN_PART_M2", "CONTINUOUS_EXTENT_EVENTS", "EXTENT_BRIDGE_M", "EXTENT_CLASS", "EXTENT_CLOSE_M",
@@ -58,8 +58,6 @@ EXTENT_MIN_PART_M2 = 200.0
 #: earthquake scenes (both validation sets, field conditions), mean for network 1.5 / network 1.0:
 #: 200 m² 0.545 / 0.638, 100 m² 0.634 / 0.644, 50 m² 0.668 / 0.654, 25 m² 0.707 / 0.700, none 0.707 / 0.689.
 EXTENT_MIN_PART_M2_BY_EVENT: dict[str, float] = {"earthquake": 25.0}
-#: On a pixel grid (no GSD) the same sizes at the default 20 cm working pixel.
-_DEFAULT_GSD_M = 0.2
 
 
 def bridge_m_for_event(event: str | None) -> float:
@@ -84,7 +82,7 @@ def delineate_extent(classes: np.ndarray, valid: np.ndarray, grid: WorkGrid | No
     Extent parts smaller than ``min_part_m2`` become "no change" when the grid has a ground pixel size.
     """
     known_gsd_m = grid.gsd_m if grid is not None and grid.gsd_m else None
-    gsd_m = known_gsd_m or _DEFAULT_GSD_M
+    gsd_m = known_gsd_m or DEFAULT_WORK_GSD_M
     extent = (classes == EXTENT_CLASS).astype(np.uint8)
     if not extent.any():
         return np.zeros(classes.shape, bool)

@@ -30,9 +30,14 @@ from rasterio.warp import transform_bounds
 
 from ..errors import DetectionError, InputError
 
-__all__ = ["PLAIN_SUFFIXES", "ImagePair", "WorkGrid", "load_pair"]
+__all__ = ["DEFAULT_WORK_GSD_M", "PLAIN_SUFFIXES", "ImagePair", "WorkGrid", "load_pair"]
 
 PLAIN_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
+
+
+#: Working pixel size (m) for georeferenced input; on a pixel grid, the size that sizes in metres
+#: (smallest parts, radii) are read at.
+DEFAULT_WORK_GSD_M = 0.2
 
 
 @dataclass
@@ -148,7 +153,7 @@ def _read_plain(path: Path, what: str) -> np.ndarray:
     return np.ascontiguousarray(data[:, :, 2::-1])  # BGR(A) -> RGB
 
 
-def load_pair(post_path: str | Path, pre_path: str | Path | None = None, *, work_gsd_m: float = 0.2,
+def load_pair(post_path: str | Path, pre_path: str | Path | None = None, *, work_gsd_m: float = DEFAULT_WORK_GSD_M,
               max_plain_side_px: int = 1000) -> ImagePair:
     """Read the post image (and the optional pre image) onto the working grid.
 

@@ -18,7 +18,7 @@ from ..package import DAMAGE_GRADES, EVENT_TYPES, DamagePackageMeta, EventInfo, 
 from .buildings import GradedBuilding, burn_grades, grade_buildings, read_footprints
 from .delineation import burn_building_grades, delineate_extent_for_event
 from .detector import ChangeMap, detect_changes
-from .inputs import ImagePair, load_pair
+from .inputs import DEFAULT_WORK_GSD_M, ImagePair, load_pair
 from .model import EXTENT_CLASS, load_model
 from .outputs import grade_counts, write_change_mask, write_damage_cog, write_geojson
 from .polygons import AreaPolygon, damage_polygons, extent_polygons, grid_geometry_to_output
@@ -41,7 +41,7 @@ class DamageOptions:
     obs_date: date | None = None
     source_id: str | None = None
     licence: str = "CC-BY-4.0"
-    work_gsd_m: float = 0.2
+    work_gsd_m: float = DEFAULT_WORK_GSD_M
     max_plain_side_px: int = 1000
     max_places: int = 6
     progress: bool | None = None

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from .detector import iter_tiles
+from .inputs import DEFAULT_WORK_GSD_M
 
 __all__ = ["CANOPY_EVENTS", "canopy_mask", "standing_canopy", "unflag_standing_canopy"]
 
@@ -35,7 +36,6 @@ CANOPY_EXCESS_GREEN = 0.08
 CANOPY_TEXTURE = 0.1
 #: The pre image must show vegetation within this distance (lean and registration residue).
 PRE_VEGETATION_RADIUS_M = 1.0
-_DEFAULT_GSD_M = 0.2
 _MARGIN_PX = 24
 
 
@@ -60,7 +60,7 @@ def standing_canopy(post: np.ndarray, pre: np.ndarray | None, compared: np.ndarr
     elsewhere). Computed by tiles, and only in tiles where ``where`` (e.g. the flagged pixels) has any."""
     h, w = post.shape[:2]
     out = np.zeros((h, w), bool)
-    r = max(1, round(PRE_VEGETATION_RADIUS_M / (gsd_m or _DEFAULT_GSD_M)))
+    r = max(1, round(PRE_VEGETATION_RADIUS_M / (gsd_m or DEFAULT_WORK_GSD_M)))
     kernel = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
     for y, x, th, tw in iter_tiles(h, w, tile_px):
         if where is not None and not where[y:y + th, x:x + tw].any():
